@@ -1,0 +1,183 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, cors as connectCors, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastifyCors from "@fastify/cors";
+import fastifyStatic from "@fastify/static";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { AuthService } from "../gen/user/auth_pb.js";
+import { UserService } from "../gen/user/user_pb.js";
+import { ensureInitialAccounts } from "./bootstrap.js";
+import type { ChatBus } from "./chat/chat-bus.js";
+import { createChatHub, type ChatHub } from "./chat/chat-hub.js";
+import type { Config } from "./config.js";
+import { createAuthenticator, type Authenticator } from "./domain/authenticator.js";
+import type { Clock } from "./domain/types.js";
+import { createUserDirectory, type UserDirectory } from "./domain/user-directory.js";
+import { createAuthInterceptor } from "./interceptors/auth.js";
+import { clientAddressKey } from "./interceptors/context-keys.js";
+import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
+import { createLoginThrottle, type LoginThrottle } from "./security/login-throttle.js";
+import type { PasswordHasher } from "./security/password-hasher.js";
+import { createTokenService, type TokenService } from "./security/token-service.js";
+import { createAuthService } from "./services/auth-service.js";
+import { createUserService } from "./services/user-service.js";
+import type { Storage } from "./storage/ports.js";
+import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
+
+/** The adapters a server runs on; tests pass other ones. */
+export interface AppDeps {
+  storage: Storage;
+  hasher: PasswordHasher;
+  clock: Clock;
+  bus: ChatBus;
+  logger: Logger;
+  /** Replaces the in-memory login throttle, e.g. with one shared through Redis. */
+  loginThrottle?: LoginThrottle;
+  /** Extra interceptors placed outside auth (outermost first), e.g. logging, metrics, rate limits. */
+  outerInterceptors?: Interceptor[];
+  /** Extra interceptors placed inside auth, e.g. a per-principal rate limit. */
+  innerInterceptors?: Interceptor[];
+  /** Registers more services on the same router, e.g. health and reflection. */
+  extraRoutes?: (router: ConnectRouter) => void;
+}
+
+/** A built, not yet listening, server and the parts tests and main need to reach. */
+export interface App {
+  fastify: FastifyInstance;
+  server: OnePortServer;
+  hub: ChatHub;
+  directory: UserDirectory;
+  authenticator: Authenticator;
+  tokens: TokenService;
+  /** Procedures callable without a token. */
+  isPublic: (procedure: string) => boolean;
+}
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), existsSync(new URL("../package.json", import.meta.url)) ? ".." : "../..");
+
+/** The built browser client, served at / when present. */
+export function defaultWebRoot(): string {
+  return path.join(projectRoot, "web-client", "dist");
+}
+
+/** Composes adapters, domain, handlers and the Fastify host; `listen` is left to the caller. */
+export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  const { storage, hasher, clock, bus, logger } = deps;
+  const tokens = createTokenService({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.jwtTtlSeconds,
+    clock,
+    onGeneratedSecret: () =>
+      logger.warn("JWT_SECRET is not set: using a random secret for this process; tokens end with it and do not work across replicas"),
+  });
+  const throttle =
+    deps.loginThrottle ?? createLoginThrottle({ maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds });
+  const directory = createUserDirectory({ users: storage.users, hasher, clock, allowSignup: config.allowSignup });
+  const authenticator = createAuthenticator({ users: storage.users, hasher, tokens, throttle });
+  const hub = createChatHub({
+    chat: storage.chat,
+    users: storage.users,
+    bus,
+    clock,
+    queueLimit: config.chatQueueLimit,
+    onError: (error) => logger.error({ err: error }, "chat fan-out failed; will retry"),
+  });
+  await hub.start();
+  await ensureInitialAccounts({ config, users: storage.users, hasher, clock, logger });
+
+  const publicProcedures = new Set(["user.AuthService/Login"]);
+  if (config.allowSignup) publicProcedures.add("user.UserService/CreateUser");
+  const isPublic = (procedure: string) => publicProcedures.has(procedure) || procedure.startsWith("grpc.");
+
+  const reportUnexpected = (error: unknown, requestId: string, procedure: string) =>
+    logger.error({ err: error, requestId, procedure }, "handler failed unexpectedly");
+  const interceptors: Interceptor[] = [
+    ...(deps.outerInterceptors ?? []),
+    createErrorMappingInterceptor(reportUnexpected),
+    createAuthInterceptor({ authenticator, isPublic }),
+    ...(deps.innerInterceptors ?? []),
+  ];
+
+  let server: OnePortServer | undefined;
+  const fastify = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per RPC comes from the logging interceptor, not from Fastify.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Connect routes read their own bodies; this limit guards the few plain JSON routes.
+    bodyLimit: 1024 * 1024,
+    serverFactory: (handler) => {
+      server = createOnePortServer(
+        {
+          tls:
+            config.tlsCert !== undefined && config.tlsKey !== undefined
+              ? { certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.tlsClientCa }
+              : undefined,
+        },
+        handler as Parameters<typeof createOnePortServer>[1],
+      );
+      return server as never;
+    },
+  });
+
+  await fastify.register(fastifyCors, {
+    origin: config.corsOrigins === "*" ? true : config.corsOrigins,
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id", "Traceparent", "Tracestate"],
+    exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id", "Retry-After"],
+    maxAge: 2 * 60 * 60,
+  });
+
+  await fastify.register(fastifyConnectPlugin, {
+    interceptors,
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+    maxTimeoutMs: config.maxTimeoutMs,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
+    contextValues: (req) => createContextValues().set(clientAddressKey, req.ip ?? req.socket.remoteAddress ?? "unknown"),
+    routes: (router) => {
+      router.service(
+        UserService,
+        createUserService({
+          directory,
+          hub,
+          chatKeepaliveMs: config.chatKeepaliveMs,
+          onUnexpected: (error) => logger.error({ err: error }, "batch item failed unexpectedly"),
+        }),
+      );
+      router.service(AuthService, createAuthService({ authenticator, directory }));
+      deps.extraRoutes?.(router);
+    },
+  });
+
+  fastify.get("/healthz", async () => ({ status: "ok" }));
+  fastify.get("/readyz", async (_req, reply) => {
+    try {
+      await storage.ping();
+      return { status: "ready" };
+    } catch {
+      return reply.code(503).send({ status: "storage unavailable" });
+    }
+  });
+
+  const webRoot = config.webRoot ?? defaultWebRoot();
+  if (existsSync(path.join(webRoot, "index.html"))) {
+    await fastify.register(fastifyStatic, { root: path.resolve(webRoot), prefix: "/", index: ["index.html"] });
+  }
+
+  fastify.addHook("preClose", (done) => {
+    server?.drain();
+    done();
+  });
+  fastify.addHook("onClose", async () => {
+    await hub.close();
+  });
+
+  if (server === undefined) throw new Error("fastify did not create the server");
+  return { fastify, server, hub, directory, authenticator, tokens, isPublic };
+}

@@ -1,0 +1,87 @@
+import { Kysely, Migrator, PostgresDialect, sql, type SelectQueryBuilder } from "kysely";
+import pg from "pg";
+import Cursor from "pg-cursor";
+import type { UserQuery } from "../../domain/user-rules.js";
+import { createKyselyChatStore, createKyselyUserStore, type Database, type EngineQuirks, type UserRow } from "../kysely-storage.js";
+import type { Storage } from "../ports.js";
+import { postgresMigrations } from "./migrations.js";
+
+/** Rows a cursor fetches per round trip while streaming ListUsers. */
+const CURSOR_CHUNK = 100;
+/** Any constant: the transaction-scoped lock that makes chat ids commit in order. */
+const CHAT_APPEND_LOCK = 727_274_001;
+
+const quirks: EngineQuirks = {
+  caseInsensitiveLike: "ilike",
+  rolesOverlap: (roles) => sql<boolean>`jsonb_exists_any(users.roles::jsonb, ${roles}::text[])`,
+  uniqueViolation(error) {
+    const e = error as { code?: string; constraint?: string };
+    return e?.code === "23505" ? (e.constraint ?? "") : undefined;
+  },
+  async appendChat(db, m) {
+    // Serialising appends makes ids commit in increasing order, so a reader
+    // that has seen id N can never later find a smaller id appear.
+    return db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${CHAT_APPEND_LOCK})`.execute(trx);
+      const row = await trx
+        .insertInto("chat_messages")
+        .values({ from_user_id: m.fromUserId, to_user_id: m.toUserId, content: m.content, kind: m.kind, created_at: m.createdAt })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      return Number(row.id);
+    });
+  },
+  streamUsers(build: () => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {
+    return (async function* () {
+      // A server-side cursor: rows arrive in chunks as the client reads, never the whole page at once.
+      const rows = build().limit(query.limit).offset(query.offset).stream(CURSOR_CHUNK);
+      for await (const row of rows) {
+        if (signal?.aborted) return;
+        yield row;
+      }
+    })();
+  },
+};
+
+export interface PostgresOptions {
+  connectionString: string;
+  poolSize: number;
+  /** A schema to use instead of public; tests use one per run. */
+  schema?: string;
+}
+
+/** Connects to PostgreSQL, migrates, and returns the storage. */
+export async function openPostgresStorage(options: PostgresOptions): Promise<Storage> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+  });
+  // A dropped idle connection must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+  if (options.schema !== undefined) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db);
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => postgresMigrations },
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  return {
+    engine: "postgres",
+    users: createKyselyUserStore(db, quirks),
+    chat: createKyselyChatStore(db, quirks),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

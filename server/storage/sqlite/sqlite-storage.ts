@@ -1,0 +1,89 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect, sql, type SelectQueryBuilder } from "kysely";
+import type { UserQuery } from "../../domain/user-rules.js";
+import { createKyselyChatStore, createKyselyUserStore, type Database, type EngineQuirks, type UserRow } from "../kysely-storage.js";
+import type { Storage } from "../ports.js";
+import { sqliteMigrations } from "./migrations.js";
+
+/** Rows fetched per query while streaming, so a slow reader never holds SQLite's one connection. */
+const STREAM_CHUNK = 64;
+
+const quirks: EngineQuirks = {
+  caseInsensitiveLike: "like",
+  rolesOverlap: (roles) =>
+    sql<boolean>`exists (select 1 from json_each(users.roles) where json_each.value in (${sql.join(roles)}))`,
+  uniqueViolation(error) {
+    const e = error as { code?: string; message?: string };
+    if (e?.code !== "SQLITE_CONSTRAINT_UNIQUE") return undefined;
+    return e.message ?? "";
+  },
+  async appendChat(db, m) {
+    const row = await db
+      .insertInto("chat_messages")
+      .values({ from_user_id: m.fromUserId, to_user_id: m.toUserId, content: m.content, kind: m.kind, created_at: m.createdAt })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  },
+  streamUsers(build: () => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {
+    return (async function* () {
+      let sent = 0;
+      while (sent < query.limit) {
+        if (signal?.aborted) return;
+        const take = Math.min(STREAM_CHUNK, query.limit - sent);
+        const rows = await build().limit(take).offset(query.offset + sent).execute();
+        for (const row of rows) {
+          if (signal?.aborted) return;
+          yield row;
+        }
+        sent += rows.length;
+        if (rows.length < take) return;
+      }
+    })();
+  },
+};
+
+/** Options of the embedded engine. */
+export interface SqliteOptions {
+  /** A file path, or ":memory:" for tests. */
+  file: string;
+}
+
+/** The database file inside DATA_DIR. */
+export function sqliteFileIn(dataDir: string): string {
+  return path.join(dataDir, "users.sqlite");
+}
+
+/** Opens (creating if needed) the SQLite database, migrates it, and returns the storage. */
+export async function openSqliteStorage(options: SqliteOptions): Promise<Storage> {
+  if (options.file !== ":memory:") mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+  const raw = new BetterSqlite3(options.file);
+  raw.pragma("journal_mode = WAL");
+  // FULL: an acknowledged write is on disk before the reply, surviving kill -9 and power loss.
+  raw.pragma("synchronous = FULL");
+  raw.pragma("foreign_keys = ON");
+  raw.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => sqliteMigrations },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  return {
+    engine: "sqlite",
+    users: createKyselyUserStore(db, quirks),
+    chat: createKyselyChatStore(db, quirks),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
