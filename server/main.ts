@@ -1,11 +1,8 @@
 import { config as loadDotenv } from "dotenv";
 import { buildApp } from "./app.js";
-import { createInProcessBus } from "./chat/chat-bus.js";
 import { ConfigError, helpText, loadConfig } from "./config.js";
-import { systemClock } from "./domain/types.js";
 import { createLogger } from "./logger.js";
-import { createPasswordHasher } from "./security/password-hasher.js";
-import { openStorage } from "./storage/open-storage.js";
+import { createRuntime } from "./runtime.js";
 
 /** Reads the config, builds the app and listens; nothing else lives here. */
 async function main(): Promise<void> {
@@ -25,10 +22,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const storage = await openStorage(config);
-  const hasher = await createPasswordHasher({ cost: config.bcryptCost, threads: config.bcryptThreads });
-  const bus = createInProcessBus();
-  const app = await buildApp(config, { storage, hasher, clock: systemClock, bus, logger });
+  const runtime = await createRuntime(config, logger);
+  const app = await buildApp(config, runtime.deps);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -42,9 +37,7 @@ async function main(): Promise<void> {
     hardStop.unref();
     try {
       await app.fastify.close();
-      await bus.close();
-      await hasher.close();
-      await storage.close();
+      await runtime.close();
       logger.info("stopped");
       process.exit(0);
     } catch (error) {
@@ -56,7 +49,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void stop("SIGINT"));
 
   const address = await app.fastify.listen({ port: config.port, host: config.host });
-  logger.info({ address, storage: storage.engine, tls: config.tlsCert !== undefined }, "listening");
+  logger.info({ address, storage: runtime.deps.storage.engine, tls: config.tlsCert !== undefined }, "listening");
 }
 
 main().catch((error: unknown) => {
