@@ -7,23 +7,17 @@ import fastifyCors from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { AuthService } from "../gen/user/auth_pb.js";
-import { UserService } from "../gen/user/user_pb.js";
-import { ensureInitialAccounts } from "./bootstrap.js";
 import type { ChatBus } from "./chat/chat-bus.js";
-import { createChatHub, type ChatHub } from "./chat/chat-hub.js";
+import type { ChatHub } from "./chat/chat-hub.js";
 import type { Config } from "./config.js";
-import { createAuthenticator, type Authenticator } from "./domain/authenticator.js";
+import type { Authenticator } from "./domain/authenticator.js";
+import type { UserDirectory } from "./domain/user-directory.js";
 import type { Clock } from "./domain/types.js";
-import { createUserDirectory, type UserDirectory } from "./domain/user-directory.js";
-import { createAuthInterceptor } from "./interceptors/auth.js";
 import { clientAddressKey } from "./interceptors/context-keys.js";
-import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
-import { createLoginThrottle, type LoginThrottle } from "./security/login-throttle.js";
+import type { LoginThrottle } from "./security/login-throttle.js";
 import type { PasswordHasher } from "./security/password-hasher.js";
-import { createTokenService, type TokenService } from "./security/token-service.js";
-import { createAuthService } from "./services/auth-service.js";
-import { createUserService } from "./services/user-service.js";
+import type { TokenService } from "./security/token-service.js";
+import { createRoutes } from "./routes.js";
 import type { Storage } from "./storage/ports.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
 
@@ -65,43 +59,9 @@ export function defaultWebRoot(): string {
 
 /** Composes adapters, domain, handlers and the Fastify host; `listen` is left to the caller. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
-  const { storage, hasher, clock, bus, logger } = deps;
-  const tokens = createTokenService({
-    secret: config.jwtSecret,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    ttlSeconds: config.jwtTtlSeconds,
-    clock,
-    onGeneratedSecret: () =>
-      logger.warn("JWT_SECRET is not set: using a random secret for this process; tokens end with it and do not work across replicas"),
-  });
-  const throttle =
-    deps.loginThrottle ?? createLoginThrottle({ maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds });
-  const directory = createUserDirectory({ users: storage.users, hasher, clock, allowSignup: config.allowSignup });
-  const authenticator = createAuthenticator({ users: storage.users, hasher, tokens, throttle });
-  const hub = createChatHub({
-    chat: storage.chat,
-    users: storage.users,
-    bus,
-    clock,
-    queueLimit: config.chatQueueLimit,
-    onError: (error) => logger.error({ err: error }, "chat fan-out failed; will retry"),
-  });
-  await hub.start();
-  await ensureInitialAccounts({ config, users: storage.users, hasher, clock, logger });
-
-  const publicProcedures = new Set(["user.AuthService/Login"]);
-  if (config.allowSignup) publicProcedures.add("user.UserService/CreateUser");
-  const isPublic = (procedure: string) => publicProcedures.has(procedure) || procedure.startsWith("grpc.");
-
-  const reportUnexpected = (error: unknown, requestId: string, procedure: string) =>
-    logger.error({ err: error, requestId, procedure }, "handler failed unexpectedly");
-  const interceptors: Interceptor[] = [
-    ...(deps.outerInterceptors ?? []),
-    createErrorMappingInterceptor(reportUnexpected),
-    createAuthInterceptor({ authenticator, isPublic }),
-    ...(deps.innerInterceptors ?? []),
-  ];
+  const { storage, logger } = deps;
+  const routes = await createRoutes(config, deps);
+  const { hub, directory, authenticator, tokens, isPublic } = routes;
 
   let server: OnePortServer | undefined;
   const fastify = Fastify({
@@ -133,26 +93,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   await fastify.register(fastifyConnectPlugin, {
-    interceptors,
+    interceptors: routes.interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     maxTimeoutMs: config.maxTimeoutMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
     contextValues: (req) => createContextValues().set(clientAddressKey, req.ip ?? req.socket.remoteAddress ?? "unknown"),
-    routes: (router) => {
-      router.service(
-        UserService,
-        createUserService({
-          directory,
-          hub,
-          chatKeepaliveMs: config.chatKeepaliveMs,
-          onUnexpected: (error) => logger.error({ err: error }, "batch item failed unexpectedly"),
-        }),
-      );
-      router.service(AuthService, createAuthService({ authenticator, directory }));
-      deps.extraRoutes?.(router);
-    },
+    routes: routes.register,
   });
 
   fastify.get("/healthz", async () => ({ status: "ok" }));
