@@ -41,6 +41,7 @@ export interface AppDeps {
 /** A built, not yet listening, server and the parts tests and main need to reach. */
 export interface App {
   fastify: FastifyInstance;
+  storage: Storage;
   server: OnePortServer;
   hub: ChatHub;
   directory: UserDirectory;
@@ -127,5 +128,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   if (server === undefined) throw new Error("fastify did not create the server");
-  return { fastify, server, hub, directory, authenticator, tokens, isPublic };
+  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic };
 }

@@ -46,10 +46,12 @@ function requireId(id: number, field = "user_id"): void {
 export function createUserDirectory(deps: UserDirectoryDeps) {
   const { users, hasher, clock } = deps;
 
-  async function insert(input: NewUserInput, status: UserStatus, roles: string[]): Promise<User> {
+  async function insert(input: NewUserInput, status: UserStatus, roles: string[], insertAfter?: Promise<unknown>): Promise<User> {
     const username = normalizeUsername(input.username);
     // Hash only after validation passed, and let the database decide uniqueness so races have one winner.
     const passwordHash = await hasher.hash(input.password);
+    // Hashes may finish in any order; inserts keep the caller's order so the first of two clashing items wins.
+    await insertAfter?.catch(() => undefined);
     const stored = await users.create({
       username,
       email: input.email,
@@ -68,17 +70,17 @@ export function createUserDirectory(deps: UserDirectoryDeps) {
    * Creates a user. Admins choose roles; anyone else signs up and always
    * gets roles [user] and status active, and asking for more is refused.
    */
-  async function createUser(principal: Principal | undefined, input: NewUserInput): Promise<User> {
+  async function createUser(principal: Principal | undefined, input: NewUserInput, insertAfter?: Promise<unknown>): Promise<User> {
     validateNewUser(input);
     if (principal?.isAdmin) {
       const roles = input.roles.length > 0 ? [...new Set(input.roles)] : [USER_ROLE];
-      return insert(input, "active", roles);
+      return insert(input, "active", roles, insertAfter);
     }
     if (!deps.allowSignup) {
       throw principal === undefined ? unauthenticated("sign-up is disabled; sign in as an admin") : permissionDenied("sign-up is disabled");
     }
     if (input.roles.some((role) => role !== USER_ROLE)) throw permissionDenied("only admins may set roles");
-    return insert(input, "active", [USER_ROLE]);
+    return insert(input, "active", [USER_ROLE], insertAfter);
   }
 
   return {
@@ -100,9 +102,9 @@ export function createUserDirectory(deps: UserDirectoryDeps) {
     },
 
     /** Creates a user on an admin's behalf; used by BatchCreateUsers, which only admins may call. */
-    async createUserAsAdmin(principal: Principal | undefined, input: NewUserInput): Promise<User> {
+    async createUserAsAdmin(principal: Principal | undefined, input: NewUserInput, insertAfter?: Promise<unknown>): Promise<User> {
       accessPolicy.assertMayCreateAsAdmin(principal);
-      return createUser(principal, input);
+      return createUser(principal, input, insertAfter);
     },
 
     /** Applies the present fields of a change. */

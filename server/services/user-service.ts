@@ -112,12 +112,15 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       const created: { index: number; user: User }[] = [];
       const failed: BatchItemError[] = [];
       const inFlight = new Set<Promise<void>>();
+      // Items hash in parallel but insert in stream order, so duplicates within a batch resolve first-wins.
+      let previousInsert: Promise<unknown> = Promise.resolve();
       let index = 0;
       for await (const req of requests) {
         const itemIndex = index++;
         const label = req.username === "" ? "" : ` (${req.username.slice(0, 64)})`;
-        const task = directory
-          .createUserAsAdmin(principal, newUserInput(req))
+        const creation = directory.createUserAsAdmin(principal, newUserInput(req), previousInsert);
+        previousInsert = creation;
+        const task = creation
           .then((user) => void created.push({ index: itemIndex, user }))
           .catch((error: unknown) => void failed.push(itemError(itemIndex, label, error, deps.onUnexpected)))
           .finally(() => inFlight.delete(task));
