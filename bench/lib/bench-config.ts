@@ -1,0 +1,91 @@
+/**
+ * One place for every knob of a run (full vs smoke, durations, concurrency),
+ * read from argv and env so CI and humans drive the same code.
+ */
+import { parseArgs } from "node:util";
+import { DEFAULT_USER_COUNT } from "./seed-data.js";
+
+export type BenchMode = "full" | "smoke";
+
+export interface BenchConfig {
+  mode: BenchMode;
+  /** Users seeded into every target. */
+  users: number;
+  /** Whole seconds per measured run of one target (wrk and h2load want whole seconds). */
+  durationSec: number;
+  /** Seconds of discarded warm-up per target before the rounds. */
+  warmupSec: number;
+  /** Alternating rounds per workload; the median is reported. */
+  rounds: number;
+  /** h2load connections and concurrent streams per connection. */
+  h2Connections: number;
+  h2Streams: number;
+  /** wrk HTTP/1.1 connections (no pipelining, so this is the concurrency). */
+  wrkConnections: number;
+  /** ListUsers page size (the contract caps pages at 1,000). */
+  listPageSize: number;
+  /** Command that starts the project server; empty to skip it. */
+  projectCommand: string[];
+  skipProject: boolean;
+  /** Only these workload ids / target names, when set. */
+  workloads: string[];
+  targets: string[];
+  /** Where the JSON (and the SVG beside it) is written. */
+  outFile: string | undefined;
+  /** Whether to try pinning servers and load generators to separate cores. */
+  pin: boolean;
+}
+
+const DEFAULT_PROJECT_COMMAND = "node --import tsx server/main.ts";
+
+function num(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${value}`);
+  return n;
+}
+
+function list(value: string | undefined): string[] {
+  return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : [];
+}
+
+/** Parses argv (flags win) and BENCH_* env into a config. */
+export function readBenchConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      smoke: { type: "boolean" },
+      users: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      out: { type: "string" },
+      workloads: { type: "string" },
+      targets: { type: "string" },
+      "no-project": { type: "boolean" },
+      "no-pin": { type: "boolean" },
+      "project-cmd": { type: "string" },
+    },
+    strict: true,
+  });
+  const smoke = values.smoke === true || env.BENCH_SMOKE === "1" || env.BENCH_SMOKE === "true";
+  const command = values["project-cmd"] ?? env.BENCH_PROJECT_CMD ?? DEFAULT_PROJECT_COMMAND;
+  return {
+    mode: smoke ? "smoke" : "full",
+    users: num(values.users ?? env.BENCH_USERS, smoke ? 100 : DEFAULT_USER_COUNT),
+    durationSec: Math.max(1, Math.round(num(values.duration ?? env.BENCH_DURATION, smoke ? 1 : 5))),
+    warmupSec: smoke ? 0 : Math.max(1, Math.round(num(values.warmup ?? env.BENCH_WARMUP, 2))),
+    rounds: Math.round(num(values.rounds ?? env.BENCH_ROUNDS, smoke ? 1 : 3)),
+    // Smoke runs only prove the pipeline works, so they use light concurrency that cannot time out on a cold server.
+    h2Connections: num(env.BENCH_H2_CONNECTIONS, smoke ? 4 : 16),
+    h2Streams: num(env.BENCH_H2_STREAMS, smoke ? 4 : 16),
+    wrkConnections: num(env.BENCH_WRK_CONNECTIONS, smoke ? 8 : 64),
+    listPageSize: num(env.BENCH_LIST_PAGE_SIZE, 1000),
+    projectCommand: command.split(/\s+/).filter(Boolean),
+    skipProject: values["no-project"] === true || env.BENCH_SKIP_PROJECT === "1",
+    workloads: list(values.workloads ?? env.BENCH_WORKLOADS),
+    targets: list(values.targets ?? env.BENCH_TARGETS),
+    outFile: values.out ?? env.BENCH_OUT,
+    pin: values["no-pin"] !== true && env.BENCH_NO_PIN !== "1",
+  };
+}
