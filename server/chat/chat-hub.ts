@@ -131,7 +131,11 @@ export function createChatHub(deps: ChatHubDeps) {
           const batch = await deps.chat.after(cursor, DISPATCH_PAGE);
           for (const message of batch) {
             cursor = message.id;
-            for (const sub of subscribers) sub.offer(message);
+            for (const sub of subscribers) {
+              sub.offer(message);
+              // A subscriber cut off as too slow leaves the fan-out now, not when its stalled stream is next read.
+              if (sub.failure !== undefined) subscribers.delete(sub);
+            }
           }
           if (batch.length < DISPATCH_PAGE) break;
         }
@@ -213,6 +217,8 @@ export function createChatHub(deps: ChatHubDeps) {
           }
         }
         sub.startAfter(lastId);
+        // A keep-alive right after the replay tells the client the stream is up and where history ends.
+        if (options.keepaliveMs !== undefined) yield undefined;
         for (;;) {
           if (sub.failure !== undefined) throw sub.failure;
           if (stopAfterId !== undefined && sub.lastId >= stopAfterId) return;

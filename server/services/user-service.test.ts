@@ -1,8 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusinessErrorSchema, ValidationErrorSchema } from "../../gen/common/error_pb.js";
 import { ChatMessageSchema, CreateUserRequestSchema, MessageType, UserStatus, type ChatMessage } from "../../gen/user/user_pb.js";
+type ChatInit = MessageInitShape<typeof ChatMessageSchema>;
 import { createRouterFixture, type RouterFixture } from "../../test/support/router-fixture.js";
 
 let f: RouterFixture;
@@ -262,7 +263,7 @@ describe("chat", () => {
     let wake: (() => void) | undefined;
     let done = false;
     return {
-      push(init: Partial<ChatMessage>) {
+      push(init: ChatInit) {
         queue.push(create(ChatMessageSchema, init));
         wake?.();
       },
@@ -346,14 +347,16 @@ describe("chat", () => {
         if (ConnectError.from(error).code !== Code.Canceled) throw error;
       }
     })();
-    await waitFor(() => got.length === 2);
-    const third = (await f.users(uma.token).sendChatMessage({ content: "three" })).message?.id ?? 0n;
     await waitFor(() => got.length === 3);
+    const third = (await f.users(uma.token).sendChatMessage({ content: "three" })).message?.id ?? 0n;
+    await waitFor(() => got.length === 4);
     controller.abort();
     await reading;
+    // History, then a keep-alive (id 0) that marks its end, then live messages.
     expect(got.map((m) => [m.id, m.content])).toEqual([
       [first, "one"],
       [second, "two"],
+      [0n, ""],
       [third, "three"],
     ]);
     await waitFor(() => f.routes.hub.subscriberCount() === 0);
@@ -362,7 +365,7 @@ describe("chat", () => {
     const again = new AbortController();
     const reading2 = (async () => {
       try {
-        for await (const m of f.users(tess.token).subscribeChat({ sinceId: second }, { signal: again.signal })) resumed.push(m.id);
+        for await (const m of f.users(tess.token).subscribeChat({ sinceId: second }, { signal: again.signal })) if (m.id !== 0n) resumed.push(m.id);
       } catch {
         // cancelled below
       }
