@@ -7,17 +7,34 @@ import fastifyCors from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_user_auth } from "../gen/user/auth_pb.js";
+import { file_user_user } from "../gen/user/user_pb.js";
 import type { ChatBus } from "./chat/chat-bus.js";
 import type { ChatHub } from "./chat/chat-hub.js";
 import type { Config } from "./config.js";
 import type { Authenticator } from "./domain/authenticator.js";
 import type { UserDirectory } from "./domain/user-directory.js";
 import type { Clock } from "./domain/types.js";
+import { createHealthRegistry, type HealthRegistry } from "./health/health-registry.js";
+import { createHealthProbe } from "./health/storage-health.js";
 import { clientAddressKey } from "./interceptors/context-keys.js";
+import { createLoggingInterceptor } from "./interceptors/logging.js";
+import { createMetricsInterceptor } from "./interceptors/metrics.js";
+import { createTracingInterceptor } from "./interceptors/tracing.js";
+import { startMetricsListener, type MetricsListener } from "./observability/metrics-listener.js";
+import { createServerMetrics, type ServerMetrics } from "./observability/server-metrics.js";
+import { traceStorage } from "./observability/traced-storage.js";
+import { createTracing, type Tracing } from "./observability/tracing-setup.js";
+import type { CallLimiter } from "./interceptors/rate-limit.js";
 import type { LoginThrottle } from "./security/login-throttle.js";
 import type { PasswordHasher } from "./security/password-hasher.js";
 import type { TokenService } from "./security/token-service.js";
 import { createRoutes } from "./routes.js";
+import { createHealthService } from "./services/health-service.js";
+import { createReflectionServices } from "./services/reflection-service.js";
 import type { Storage } from "./storage/ports.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
 
@@ -30,12 +47,16 @@ export interface AppDeps {
   logger: Logger;
   /** Replaces the in-memory login throttle, e.g. with one shared through Redis. */
   loginThrottle?: LoginThrottle;
+  /** Replaces the in-memory per-caller rate limit bucket (createCallLimiter with a Redis makeLimiter); used when RATE_LIMIT_PER_MINUTE > 0. */
+  callLimiter?: CallLimiter;
   /** Extra interceptors placed outside auth (outermost first), e.g. logging, metrics, rate limits. */
   outerInterceptors?: Interceptor[];
   /** Extra interceptors placed inside auth, e.g. a per-principal rate limit. */
   innerInterceptors?: Interceptor[];
-  /** Registers more services on the same router, e.g. health and reflection. */
+  /** Registers more services on the same router. */
   extraRoutes?: (router: ConnectRouter) => void;
+  /** Replaces the tracing built from OTEL_EXPORTER_OTLP_ENDPOINT, e.g. with an in-memory exporter. */
+  tracing?: Tracing;
 }
 
 /** A built, not yet listening, server and the parts tests and main need to reach. */
@@ -49,6 +70,12 @@ export interface App {
   tokens: TokenService;
   /** Procedures callable without a token. */
   isPublic: (procedure: string) => boolean;
+  /** Serving status per service, behind grpc.health.v1.Health and /readyz; goes NOT_SERVING when close begins. */
+  health: HealthRegistry;
+  /** This app's Prometheus registry and metrics, served at /metrics. */
+  metrics: ServerMetrics;
+  /** Span export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (or deps.tracing given). */
+  tracing: Tracing | undefined;
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), existsSync(new URL("../package.json", import.meta.url)) ? ".." : "../..");
@@ -60,15 +87,46 @@ export function defaultWebRoot(): string {
 
 /** Composes adapters, domain, handlers and the Fastify host; `listen` is left to the caller. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
-  const { storage, logger } = deps;
-  const routes = await createRoutes(config, deps);
+  const { logger, bus } = deps;
+  const ownTracing =
+    deps.tracing === undefined && config.otelExporterOtlpEndpoint !== undefined
+      ? createTracing({ endpoint: config.otelExporterOtlpEndpoint, serviceName: config.otelServiceName })
+      : undefined;
+  const tracing = deps.tracing ?? ownTracing;
+  // Storage calls get child spans only when tracing is on; otherwise the adapter is used as is.
+  const storage = tracing === undefined ? deps.storage : traceStorage(deps.storage, tracing.tracer);
+  const routes = await createRoutes(config, { ...deps, storage });
   const { hub, directory, authenticator, tokens, isPublic } = routes;
+
+  const health = createHealthRegistry({ "": "NOT_SERVING", "user.UserService": "NOT_SERVING", "user.AuthService": "NOT_SERVING" });
+  const healthProbe = createHealthProbe({
+    registry: health,
+    pingStorage: () => storage.ping(),
+    busHealthy: () => bus.healthy(),
+    busServices: ["user.UserService"],
+    storageServices: ["user.AuthService"],
+    intervalMs: config.healthCheckIntervalMs,
+    timeoutMs: Math.max(1000, config.healthCheckIntervalMs),
+    onChange: (serving, reason) =>
+      serving ? logger.info("health: SERVING") : logger.error({ reason }, "health: NOT_SERVING (storage does not answer)"),
+  });
+  await healthProbe.start();
+  const metrics = createServerMetrics({
+    chatSubscribers: () => hub.subscriberCount(),
+    connections: () => server?.connectionCount() ?? { http1: 0, http2: 0 },
+  });
+  const reflection = createReflectionServices(
+    [file_user_user, file_user_auth, file_grpc_health_v1_health],
+    ["user.UserService", "user.AuthService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"],
+  );
 
   let server: OnePortServer | undefined;
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per RPC comes from the logging interceptor, not from Fastify.
     logController: new LogController({ disableRequestLogging: true }),
+    // Behind a load balancer the TCP peer is the balancer; TRUST_PROXY lets X-Forwarded-For name the client.
+    trustProxy: config.trustProxy,
     // Connect routes read their own bodies; this limit guards the few plain JSON routes.
     bodyLimit: 1024 * 1024,
     serverFactory: (handler) => {
@@ -94,39 +152,71 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   await fastify.register(fastifyConnectPlugin, {
-    interceptors: routes.interceptors,
+    // Outermost first: the log line and metrics see every outcome, including auth and rate-limit refusals.
+    interceptors: [
+      createLoggingInterceptor(logger),
+      createMetricsInterceptor(metrics),
+      ...(tracing !== undefined ? [createTracingInterceptor(tracing)] : []),
+      ...routes.interceptors,
+    ],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
-    maxTimeoutMs: config.maxTimeoutMs,
+    // Connect refuses a longer deadline with INVALID_ARGUMENT over every protocol; 0 means no cap.
+    maxTimeoutMs: config.maxTimeoutMs > 0 ? config.maxTimeoutMs : undefined,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
     contextValues: (req) => createContextValues().set(clientAddressKey, req.ip ?? req.socket.remoteAddress ?? "unknown"),
-    routes: routes.register,
+    routes: (router) => {
+      routes.register(router);
+      router.service(Health, createHealthService(health));
+      router.service(ServerReflectionV1, reflection.v1);
+      router.service(ServerReflectionV1alpha, reflection.v1alpha);
+    },
   });
 
   fastify.get("/healthz", async () => ({ status: "ok" }));
+  // Ready exactly when the gRPC health of the whole server is SERVING, so HTTP and gRPC probes agree.
   fastify.get("/readyz", async (_req, reply) => {
-    try {
-      await storage.ping();
-      return { status: "ready" };
-    } catch {
-      return reply.code(503).send({ status: "storage unavailable" });
-    }
+    if (health.get("") === "SERVING") return { status: "ready" };
+    return reply.code(503).send({ status: health.isShutdown ? "shutting down" : "storage unavailable" });
   });
+
+  let metricsListener: MetricsListener | undefined;
+  if (config.metricsPort === 0) {
+    fastify.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  } else {
+    fastify.addHook("onReady", async () => {
+      metricsListener = await startMetricsListener({ registry: metrics.registry, port: config.metricsPort, host: config.host });
+      logger.info({ address: metricsListener.url }, "metrics listening");
+    });
+  }
 
   const webRoot = config.webRoot ?? defaultWebRoot();
   if (existsSync(path.join(webRoot, "index.html"))) {
-    await fastify.register(fastifyStatic, { root: path.resolve(webRoot), prefix: "/", index: ["index.html"] });
+    await fastify.register(fastifyStatic, {
+      root: path.resolve(webRoot),
+      prefix: "/",
+      index: ["index.html"],
+      // Vite puts a content hash in every asset name, so they never change; index.html must always be revalidated.
+      setHeaders: (res, filePath) => {
+        res.setHeader("cache-control", filePath.includes(`${path.sep}assets${path.sep}`) ? "public, max-age=31536000, immutable" : "no-cache");
+      },
+    });
   }
 
   fastify.addHook("preClose", (done) => {
+    // Health first, so probes stop sending traffic while calls drain.
+    healthProbe.stop();
+    health.shutdown();
     server?.drain();
     done();
   });
   fastify.addHook("onClose", async () => {
     await hub.close();
+    await metricsListener?.close();
+    await ownTracing?.shutdown();
   });
 
   if (server === undefined) throw new Error("fastify did not create the server");
-  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic };
+  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic, health, metrics, tracing };
 }

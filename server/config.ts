@@ -44,6 +44,11 @@ const schema = z.object({
   REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: "must start with redis:// or rediss://",
   }),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .optional()
+    .default("users:")
+    .refine((v) => /^[A-Za-z0-9:._-]{0,64}$/.test(v), { message: "must be at most 64 of A-Z a-z 0-9 : . _ -" }),
   ADMIN_PASSWORD: optionalString.refine((v) => v === undefined || (Buffer.byteLength(v) >= 8 && Buffer.byteLength(v) <= 72), {
     message: "must be 8 to 72 bytes",
   }),
@@ -67,6 +72,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional().default("info"),
   METRICS_PORT: int(0, 0, 65535),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  HEALTH_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
   OTEL_SERVICE_NAME: z.string().optional().default("polyglot-users"),
   MAX_MESSAGE_BYTES: int(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -75,6 +81,14 @@ const schema = z.object({
   CHAT_QUEUE_LIMIT: int(1000, 1, 1_000_000),
   WEB_ROOT: optionalString,
   CORS_ORIGINS: z.string().optional().default("*"),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v): boolean | string => {
+      const t = (v ?? "").trim();
+      if (t === "" || t === "false") return false;
+      return t === "true" ? true : t;
+    }),
 });
 
 /** The typed, validated settings of one server process; read once at start. */
@@ -86,6 +100,7 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   adminPassword: string | undefined;
   seedDemoData: boolean;
   jwtSecret: string | undefined;
@@ -105,6 +120,7 @@ export interface Config {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   metricsPort: number;
   shutdownTimeoutMs: number;
+  healthCheckIntervalMs: number;
   otelExporterOtlpEndpoint: string | undefined;
   otelServiceName: string;
   maxMessageBytes: number;
@@ -113,6 +129,8 @@ export interface Config {
   chatQueueLimit: number;
   webRoot: string | undefined;
   corsOrigins: string[] | "*";
+  /** Fastify's trustProxy: which peers' X-Forwarded-For gives the client address. */
+  trustProxy: boolean | string;
 }
 
 /** Every setting with its meaning and default, in README order. */
@@ -123,6 +141,7 @@ export const settingDocs: SettingDoc[] = [
   { name: "DATABASE_URL", meaning: "postgres://… selects PostgreSQL", fallback: "unset: SQLite in DATA_DIR" },
   { name: "DATABASE_POOL_SIZE", meaning: "PostgreSQL connections per process", fallback: "10" },
   { name: "REDIS_URL", meaning: "Redis for cross-instance chat, rate limits, login throttle and cache invalidation", fallback: "unset: in-process" },
+  { name: "REDIS_KEY_PREFIX", meaning: "prefix of every Redis key and channel, so deployments can share one Redis", fallback: "users:" },
   { name: "ADMIN_PASSWORD", meaning: "password of the admin account created on first start", fallback: "random, printed once" },
   { name: "SEED_DEMO_DATA", meaning: "1 adds the seed's demo users", fallback: "off" },
   { name: "JWT_SECRET", meaning: "token signing secret, at least 32 bytes", fallback: "random per process (refused when NODE_ENV=production)" },
@@ -142,14 +161,20 @@ export const settingDocs: SettingDoc[] = [
   { name: "LOG_LEVEL", meaning: "pino level", fallback: "info" },
   { name: "METRICS_PORT", meaning: "serve /metrics on its own port", fallback: "unset: same port" },
   { name: "SHUTDOWN_TIMEOUT_MS", meaning: "how long a SIGTERM waits for streams", fallback: "10000" },
+  { name: "HEALTH_CHECK_INTERVAL_MS", meaning: "how often storage and the chat broker are checked for grpc.health.v1 and /readyz", fallback: "5000" },
   { name: "OTEL_EXPORTER_OTLP_ENDPOINT", meaning: "turns on trace export (OTLP over HTTP)", fallback: "unset: off" },
   { name: "OTEL_SERVICE_NAME", meaning: "service.name of exported spans", fallback: "polyglot-users" },
   { name: "MAX_MESSAGE_BYTES", meaning: "largest request message accepted", fallback: "4194304 (4 MiB)" },
-  { name: "MAX_TIMEOUT_MS", meaning: "cap on the deadline a client may ask for", fallback: "300000" },
+  { name: "MAX_TIMEOUT_MS", meaning: "cap on the deadline a client may ask for; a longer one is refused with INVALID_ARGUMENT; 0 means no cap", fallback: "300000" },
   { name: "CHAT_KEEPALIVE_MS", meaning: "keep-alive interval on SubscribeChat streams", fallback: "15000" },
   { name: "CHAT_QUEUE_LIMIT", meaning: "messages buffered per chat subscriber before it is cut off", fallback: "1000" },
   { name: "WEB_ROOT", meaning: "folder of the built browser client served at /", fallback: "web-client/dist" },
   { name: "CORS_ORIGINS", meaning: "comma-separated origins allowed to call from browsers, or *", fallback: "*" },
+  {
+    name: "TRUST_PROXY",
+    meaning: "load balancers whose X-Forwarded-For names the client (for rate limits, login throttle, logs): comma-separated addresses/CIDRs, or true for any peer",
+    fallback: "unset: the TCP peer is the client",
+  },
 ];
 
 /** A bad setting, reported with the variable's name so an operator can fix it. */
@@ -186,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     adminPassword: e.ADMIN_PASSWORD,
     seedDemoData: e.SEED_DEMO_DATA,
     jwtSecret: e.JWT_SECRET,
@@ -205,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     otelExporterOtlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     otelServiceName: e.OTEL_SERVICE_NAME,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
@@ -213,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chatQueueLimit: e.CHAT_QUEUE_LIMIT,
     webRoot: e.WEB_ROOT,
     corsOrigins: e.CORS_ORIGINS.trim() === "*" ? "*" : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+    trustProxy: e.TRUST_PROXY,
   };
 }
 

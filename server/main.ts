@@ -29,7 +29,16 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
+    // Health goes NOT_SERVING, the listener stops accepting, HTTP/2 sessions get
+    // GOAWAY (fastify's preClose hooks in app.ts); unary calls finish, and
+    // streams still open after SHUTDOWN_TIMEOUT_MS end with UNAVAILABLE.
+    logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, "shutting down");
+    // Connections a client keeps open after its last stream ended must not hold the exit.
+    const forceClose = setTimeout(() => {
+      logger.warn("closing connections still open after the shutdown timeout");
+      app.server.destroyAll();
+    }, config.shutdownTimeoutMs + 1000);
+    forceClose.unref();
     const hardStop = setTimeout(() => {
       logger.error("shutdown took too long; exiting");
       process.exit(1);

@@ -7,7 +7,9 @@ import type { Config } from "./config.js";
 import { createAuthenticator, type Authenticator } from "./domain/authenticator.js";
 import { createUserDirectory, type UserDirectory } from "./domain/user-directory.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
+import { createDeadlineInterceptor } from "./interceptors/deadline.js";
 import { createErrorMappingInterceptor } from "./interceptors/error-mapping.js";
+import { createCallLimiter, createRateLimitInterceptor } from "./interceptors/rate-limit.js";
 import { createLoginThrottle } from "./security/login-throttle.js";
 import { createTokenService, type TokenService } from "./security/token-service.js";
 import { createAuthService } from "./services/auth-service.js";
@@ -67,7 +69,16 @@ export async function createRoutes(config: Config, deps: AppDeps): Promise<Route
   const interceptors: Interceptor[] = [
     ...(deps.outerInterceptors ?? []),
     createErrorMappingInterceptor(reportUnexpected),
+    createDeadlineInterceptor(),
     createAuthInterceptor({ authenticator, isPublic }),
+    ...(config.rateLimitPerMinute > 0
+      ? [
+          createRateLimitInterceptor({
+            limiter: deps.callLimiter ?? createCallLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }),
+            onStoreError: (error) => logger.warn({ err: error }, "rate limiter store failed; letting the call through"),
+          }),
+        ]
+      : []),
     ...(deps.innerInterceptors ?? []),
   ];
 
