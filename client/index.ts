@@ -1,0 +1,24 @@
+/** The Node client SDK of the user service: import from here. */
+export { createUserClient, collect, DEFAULT_TIMEOUT_MS } from "./user-client.js";
+export type { UserClient, UserClientOptions, CreateUserInput, UserChanges, ListUsersFilter, UserId, SubscribeChatOptions } from "./user-client.js";
+export type { ChatSession, ChatSendOptions } from "./chat-session.js";
+export type { Protocol } from "./protocol.js";
+export { protocols, parseProtocol } from "./protocol.js";
+export type { BalancerStrategyName } from "./balancer-strategy.js";
+export type { BackendAddress, BackendStatus } from "./backend-pool.js";
+export type { HealthState, HealthWatchOptions } from "./health-watcher.js";
+export type { KeepaliveOptions, TlsOptions } from "./backend-connection.js";
+export { defaultKeepalive } from "./backend-connection.js";
+export type { RetryPolicy } from "./retry-policy.js";
+export { defaultRetryPolicy, isIdempotent } from "./retry-policy.js";
+export { explainError, formatExplanation, codeName, suggestionsByCode } from "./error-explainer.js";
+export type { ErrorExplanation, FieldViolation } from "./error-explainer.js";
+export { checkConnection } from "./check-connection.js";
+export type { ConnectionReport } from "./check-connection.js";
+export { createDebugInterceptor } from "./debug-interceptor.js";
+export type { DebugSink } from "./debug-interceptor.js";
+export { readClientEnv, clientEnvDocs } from "./client-env.js";
+export type { ClientEnv } from "./client-env.js";
+export { UserStatus, MessageType } from "../gen/user/user_pb.js";
+export type { User, ChatMessage, BatchCreateUsersResponse, BatchItemError } from "../gen/user/user_pb.js";
+export type { LoginResponse } from "../gen/user/auth_pb.js";
