@@ -36,6 +36,8 @@ import { createRoutes } from "./routes.js";
 import { createHealthService } from "./services/health-service.js";
 import { createReflectionServices } from "./services/reflection-service.js";
 import type { Storage } from "./storage/ports.js";
+import { createClientAddressResolver } from "./transport/client-address.js";
+import { createGrpcFastPath, type GrpcFastPath } from "./transport/grpc-fast-path.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
 
 /** The adapters a server runs on; tests pass other ones. */
@@ -76,6 +78,8 @@ export interface App {
   metrics: ServerMetrics;
   /** Span export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (or deps.tracing given). */
   tracing: Tracing | undefined;
+  /** The direct gRPC unary path in front of the Connect router. */
+  fastPath: GrpcFastPath;
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), existsSync(new URL("../package.json", import.meta.url)) ? ".." : "../..");
@@ -120,6 +124,35 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     ["user.UserService", "user.AuthService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"],
   );
 
+  // Outermost first: the log line and metrics see every outcome, including auth and rate-limit refusals.
+  const interceptors = [
+    createLoggingInterceptor(logger),
+    createMetricsInterceptor(metrics),
+    ...(tracing !== undefined ? [createTracingInterceptor(tracing)] : []),
+    ...routes.interceptors,
+  ];
+  const registerAll = (router: ConnectRouter) => {
+    routes.register(router);
+    router.service(Health, createHealthService(health));
+    router.service(ServerReflectionV1, reflection.v1);
+    router.service(ServerReflectionV1alpha, reflection.v1alpha);
+  };
+  const shutdownError = new ConnectError("server is shutting down", Code.Unavailable);
+  // Aborted SHUTDOWN_TIMEOUT_MS after close begins, like connect-fastify's own shutdown signal.
+  const fastPathShutdown = new AbortController();
+  const clientAddress = createClientAddressResolver(config.trustProxy);
+  // gRPC unary calls with the binary codec skip Fastify and Connect's generic pipeline; same handlers, same interceptors.
+  const fastPath = createGrpcFastPath({
+    register: registerAll,
+    interceptors,
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+    maxTimeoutMs: config.maxTimeoutMs > 0 ? config.maxTimeoutMs : Number.POSITIVE_INFINITY,
+    shutdownSignal: fastPathShutdown.signal,
+    contextValues: (stream, headers) =>
+      createContextValues().set(clientAddressKey, clientAddress(stream.session?.socket?.remoteAddress, headers["x-forwarded-for"])),
+  });
+
   let server: OnePortServer | undefined;
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -136,6 +169,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
             config.tlsCert !== undefined && config.tlsKey !== undefined
               ? { certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.tlsClientCa }
               : undefined,
+          fastPath,
         },
         handler as Parameters<typeof createOnePortServer>[1],
       );
@@ -152,26 +186,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   await fastify.register(fastifyConnectPlugin, {
-    // Outermost first: the log line and metrics see every outcome, including auth and rate-limit refusals.
-    interceptors: [
-      createLoggingInterceptor(logger),
-      createMetricsInterceptor(metrics),
-      ...(tracing !== undefined ? [createTracingInterceptor(tracing)] : []),
-      ...routes.interceptors,
-    ],
+    interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     // Connect refuses a longer deadline with INVALID_ARGUMENT over every protocol; 0 means no cap.
     maxTimeoutMs: config.maxTimeoutMs > 0 ? config.maxTimeoutMs : undefined,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
+    shutdownError,
     contextValues: (req) => createContextValues().set(clientAddressKey, req.ip ?? req.socket.remoteAddress ?? "unknown"),
-    routes: (router) => {
-      routes.register(router);
-      router.service(Health, createHealthService(health));
-      router.service(ServerReflectionV1, reflection.v1);
-      router.service(ServerReflectionV1alpha, reflection.v1alpha);
-    },
+    routes: registerAll,
   });
 
   fastify.get("/healthz", async () => ({ status: "ok" }));
@@ -209,6 +232,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     healthProbe.stop();
     health.shutdown();
     server?.drain();
+    setTimeout(() => fastPathShutdown.abort(shutdownError), config.shutdownTimeoutMs).unref();
     done();
   });
   fastify.addHook("onClose", async () => {
@@ -218,5 +242,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   if (server === undefined) throw new Error("fastify did not create the server");
-  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic, health, metrics, tracing };
+  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic, health, metrics, tracing, fastPath };
 }

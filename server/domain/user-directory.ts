@@ -25,6 +25,14 @@ export interface UserDirectoryDeps {
   allowSignup: boolean;
 }
 
+/** How one creation fits into its call. */
+export interface CreateOptions {
+  /** Insert only after this settles, so items of one batch are stored in stream order. */
+  insertAfter?: Promise<unknown>;
+  /** The call's signal: once it aborts, nothing more is written. */
+  signal?: AbortSignal;
+}
+
 /** Raw ListUsers arguments, before validation. */
 export interface ListUsersInput {
   page: number;
@@ -46,12 +54,14 @@ function requireId(id: number, field = "user_id"): void {
 export function createUserDirectory(deps: UserDirectoryDeps) {
   const { users, hasher, clock } = deps;
 
-  async function insert(input: NewUserInput, status: UserStatus, roles: string[], insertAfter?: Promise<unknown>): Promise<User> {
+  async function insert(input: NewUserInput, status: UserStatus, roles: string[], options: CreateOptions): Promise<User> {
     const username = normalizeUsername(input.username);
     // Hash only after validation passed, and let the database decide uniqueness so races have one winner.
     const passwordHash = await hasher.hash(input.password);
     // Hashes may finish in any order; inserts keep the caller's order so the first of two clashing items wins.
-    await insertAfter?.catch(() => undefined);
+    await options.insertAfter?.catch(() => undefined);
+    // A caller that gave up (deadline, cancel) while the hash was computed gets nothing written.
+    if (options.signal?.aborted) throw options.signal.reason;
     const stored = await users.create({
       username,
       email: input.email,
@@ -70,17 +80,17 @@ export function createUserDirectory(deps: UserDirectoryDeps) {
    * Creates a user. Admins choose roles; anyone else signs up and always
    * gets roles [user] and status active, and asking for more is refused.
    */
-  async function createUser(principal: Principal | undefined, input: NewUserInput, insertAfter?: Promise<unknown>): Promise<User> {
+  async function createUser(principal: Principal | undefined, input: NewUserInput, options: CreateOptions = {}): Promise<User> {
     validateNewUser(input);
     if (principal?.isAdmin) {
       const roles = input.roles.length > 0 ? [...new Set(input.roles)] : [USER_ROLE];
-      return insert(input, "active", roles, insertAfter);
+      return insert(input, "active", roles, options);
     }
     if (!deps.allowSignup) {
       throw principal === undefined ? unauthenticated("sign-up is disabled; sign in as an admin") : permissionDenied("sign-up is disabled");
     }
     if (input.roles.some((role) => role !== USER_ROLE)) throw permissionDenied("only admins may set roles");
-    return insert(input, "active", [USER_ROLE], insertAfter);
+    return insert(input, "active", [USER_ROLE], options);
   }
 
   return {
@@ -102,9 +112,9 @@ export function createUserDirectory(deps: UserDirectoryDeps) {
     },
 
     /** Creates a user on an admin's behalf; used by BatchCreateUsers, which only admins may call. */
-    async createUserAsAdmin(principal: Principal | undefined, input: NewUserInput, insertAfter?: Promise<unknown>): Promise<User> {
+    async createUserAsAdmin(principal: Principal | undefined, input: NewUserInput, options: CreateOptions = {}): Promise<User> {
       accessPolicy.assertMayCreateAsAdmin(principal);
-      return createUser(principal, input, insertAfter);
+      return createUser(principal, input, options);
     },
 
     /** Applies the present fields of a change. */

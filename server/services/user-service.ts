@@ -64,7 +64,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     },
 
     async createUser(req, ctx) {
-      const user = await directory.createUser(ctx.values.get(principalKey), newUserInput(req));
+      const user = await directory.createUser(ctx.values.get(principalKey), newUserInput(req), { signal: ctx.signal });
       return create(CreateUserResponseSchema, { user: userToPb(user), success: true, message: "User created successfully" });
     },
 
@@ -118,7 +118,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       for await (const req of requests) {
         const itemIndex = index++;
         const label = req.username === "" ? "" : ` (${req.username.slice(0, 64)})`;
-        const creation = directory.createUserAsAdmin(principal, newUserInput(req), previousInsert);
+        const creation = directory.createUserAsAdmin(principal, newUserInput(req), { insertAfter: previousInsert, signal: ctx.signal });
         previousInsert = creation;
         const task = creation
           .then((user) => void created.push({ index: itemIndex, user }))

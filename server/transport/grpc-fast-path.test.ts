@@ -1,0 +1,162 @@
+import http2 from "node:http2";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ValidationErrorSchema } from "../../gen/common/error_pb.js";
+import { GetUserRequestSchema, GetUserResponseSchema, UserService } from "../../gen/user/user_pb.js";
+import { clientsFor, loginToken } from "../../test/support/clients.js";
+import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "../../test/support/test-server.js";
+
+let server: TestServer;
+let token: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  token = await loginToken(server.url, "admin", TEST_ADMIN_PASSWORD);
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** Sends raw bytes as one gRPC call over HTTP/2 and returns what came back. */
+async function rawGrpc(path: string, headers: Record<string, string>, body: Buffer) {
+  const session = http2.connect(server.url);
+  try {
+    return await new Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+      const chunks: Buffer[] = [];
+      let head: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders = {};
+      req.on("response", (h) => (head = h));
+      req.on("trailers", (t) => (trailers = t));
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => resolve({ headers: head, trailers, body: Buffer.concat(chunks) }));
+      req.on("error", reject);
+      req.end(body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+function frame(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
+  out.writeUInt32BE(payload.length, 1);
+  out.set(payload, 5);
+  return out;
+}
+
+describe("the gRPC fast path", () => {
+  it("serves every unary method of the registered services", () => {
+    expect([...server.app.fastPath.procedures].sort()).toEqual(
+      [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/List",
+        "/user.AuthService/Login",
+        "/user.AuthService/RefreshToken",
+        "/user.AuthService/WhoAmI",
+        "/user.UserService/CreateUser",
+        "/user.UserService/DeleteUser",
+        "/user.UserService/GetUser",
+        "/user.UserService/SendChatMessage",
+        "/user.UserService/UpdateUser",
+      ].sort(),
+    );
+  });
+
+  it("takes gRPC unary calls and answers exactly what the Connect router answers", async () => {
+    const before = server.app.fastPath.served;
+    const viaGrpc = await clientsFor("grpc", server.url, { token }).users.getUser({ userId: 1n });
+    expect(server.app.fastPath.served).toBe(before + 1);
+    // gRPC-Web is served by the Connect router, with the same handler.
+    const viaRouter = await clientsFor("grpc-web", server.url, { token }).users.getUser({ userId: 1n });
+    expect(server.app.fastPath.served).toBe(before + 1);
+    expect(equals(GetUserResponseSchema, viaGrpc, viaRouter)).toBe(true);
+  });
+
+  it("runs the interceptors: the rpc log line, request id and auth", async () => {
+    const before = server.app.fastPath.served;
+    const err = await failure(clientsFor("grpc", server.url).users.getUser({ userId: 1n }));
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.metadata.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(server.app.fastPath.served).toBe(before + 1);
+    const line = server.logs.findLast((l) => l["msg"] === "rpc" && l["requestId"] === err.metadata.get("x-request-id"));
+    expect(line).toMatchObject({ procedure: "user.UserService/GetUser", protocol: "grpc", code: "Unauthenticated" });
+  });
+
+  it("carries error details as grpc-status-details-bin", async () => {
+    const err = await failure(clientsFor("grpc", server.url).users.createUser({ username: "x", email: "y", password: "z" }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.findDetails(ValidationErrorSchema)[0]?.errors.map((e) => e.field)).toEqual(["username", "email", "password"]);
+  });
+
+  it("leaves compressed requests to the Connect router, which still answers them", async () => {
+    const before = server.app.fastPath.served;
+    const client = createClient(
+      UserService,
+      createGrpcTransport({
+        baseUrl: server.url,
+        sendCompression: compressionGzip,
+        compressMinBytes: 0,
+        interceptors: [(next) => async (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
+      }),
+    );
+    expect((await client.getUser({ userId: 1n })).user?.username).toBe("admin");
+    expect(server.app.fastPath.served).toBe(before);
+  });
+
+  it("refuses malformed calls with the codes Connect uses", async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const good = frame(toBinary(GetUserRequestSchema, create(GetUserRequestSchema, { userId: 1n })));
+    const badTimeout = await rawGrpc("/user.UserService/GetUser", { ...auth, "grpc-timeout": "soon" }, good);
+    expect(badTimeout.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    const twoMessages = await rawGrpc("/user.UserService/GetUser", auth, Buffer.concat([good, good]));
+    expect(twoMessages.headers["grpc-status"]).toBe(String(Code.Unimplemented));
+    const truncated = await rawGrpc("/user.UserService/GetUser", auth, good.subarray(0, good.length - 1));
+    expect(truncated.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    const garbage = await rawGrpc("/user.UserService/GetUser", auth, frame(Buffer.from([0xff, 0xff, 0xff])));
+    expect(garbage.headers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    const flagged = Buffer.from(good);
+    flagged[0] = 1;
+    const compressedFlag = await rawGrpc("/user.UserService/GetUser", auth, flagged);
+    expect(compressedFlag.headers["grpc-status"]).toBe(String(Code.Internal));
+    // The connection is still good for a well-formed call.
+    const ok = await rawGrpc("/user.UserService/GetUser", auth, good);
+    expect(ok.trailers["grpc-status"]).toBe("0");
+    expect(fromBinary(GetUserResponseSchema, ok.body.subarray(5)).user?.username).toBe("admin");
+  });
+
+  it("refuses a message over the size limit without reading it all", async () => {
+    const huge = Buffer.alloc(5 + 5 * 1024 * 1024);
+    huge.writeUInt32BE(5 * 1024 * 1024, 1);
+    const res = await rawGrpc("/user.UserService/GetUser", { authorization: `Bearer ${token}` }, huge);
+    expect(res.headers["grpc-status"]).toBe(String(Code.ResourceExhausted));
+  });
+
+  it("ends a call whose deadline passes with DEADLINE_EXCEEDED, and writes nothing after it", async () => {
+    // Cost 13 makes one hash take far longer than the 50 ms deadline; one hashing thread makes the order of hashes certain.
+    const slow = await startTestServer({ env: { BCRYPT_COST: "13", BCRYPT_THREADS: "1" } });
+    try {
+      const before = slow.app.fastPath.served;
+      const err = await failure(clientsFor("grpc", slow.url).users.createUser({ username: "too_late", email: "late@example.com", password: "password123" }, { timeoutMs: 50 }));
+      expect(err.code).toBe(Code.DeadlineExceeded);
+      expect(slow.app.fastPath.served).toBe(before + 1);
+      // This hash queues behind the abandoned one, so when it is done the abandoned call has had its chance to write.
+      await clientsFor("grpc", slow.url).users.createUser({ username: "in_time", email: "in_time@example.com", password: "password123" });
+      expect(await slow.app.storage.users.findByLogin("in_time")).toBeDefined();
+      expect(await slow.app.storage.users.findByLogin("too_late")).toBeUndefined();
+    } finally {
+      await slow.close();
+    }
+  });
+});

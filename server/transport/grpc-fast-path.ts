@@ -1,0 +1,332 @@
+import type http2 from "node:http2";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { LightHeaders } from "./light-headers.js";
+
+/**
+ * A direct gRPC path for unary calls: the same service implementations and
+ * the same interceptors as the Connect router, without its per-call chain of
+ * async iterables, WHATWG Headers and the Fastify/compat request objects.
+ * Anything it does not handle exactly (compression, JSON codec, streaming,
+ * other protocols) is left to the regular Connect router.
+ */
+export interface GrpcFastPath {
+  /** Serves the stream and returns true when it is a call this path handles; false leaves it untouched. */
+  handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+  /** Procedures served here, as "/package.Service/Method". */
+  readonly procedures: readonly string[];
+  /** Calls this path has taken on, for metrics and for tests that must know which path served them. */
+  readonly served: number;
+}
+
+export interface GrpcFastPathOptions {
+  /** Registers the services, exactly as given to the Connect router. */
+  register: (router: ConnectRouter) => void;
+  /** The router's interceptors, outermost first. */
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  writeMaxBytes: number;
+  /** Deadlines longer than this are refused, as Connect does. */
+  maxTimeoutMs: number;
+  /** Aborts in-flight calls, e.g. when shutdown has waited long enough. */
+  shutdownSignal?: AbortSignal;
+  /** Context values for a call, as the Connect plugin's contextValues option makes them. */
+  contextValues: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => ContextValues;
+}
+
+type UnaryNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+interface Route {
+  method: DescMethodUnary;
+  service: DescService;
+  next: UnaryNext;
+}
+
+const CONTENT_TYPE_RESPONSE = "application/grpc+proto";
+const ACCEPT_ENCODING = "gzip, br";
+/** The context of a call travels to the innermost handler through this field of the request object. */
+const kContext = Symbol("fast-path-context");
+
+interface CallState {
+  context: HandlerContext;
+}
+
+/** Builds the fast path from the same registrations and interceptors the router gets. */
+export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
+  const routes = new Map<string, Route>();
+
+  const addSpec = (spec: MethodImplSpec) => {
+    if (spec.kind !== "unary") return;
+    const method = spec.method;
+    const impl = spec.impl;
+    const inner: UnaryNext = async (req) => {
+      const state = (req as unknown as Record<symbol, CallState>)[kContext];
+      if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
+      const context = state.context;
+      const merged: HandlerContext = {
+        ...context,
+        requestHeader: req.header,
+        values: req.contextValues,
+        signal: req.signal,
+      };
+      const output = await impl(req.message, merged);
+      return {
+        stream: false,
+        service: method.parent,
+        method,
+        header: context.responseHeader,
+        trailer: context.responseTrailer,
+        message: isMessage(output, method.output) ? output : create(method.output as DescMessage, output as never),
+      } as UnaryResponse;
+    };
+    let next = inner;
+    for (const interceptor of [...options.interceptors].reverse()) next = interceptor(next as never) as UnaryNext;
+    routes.set(`/${method.parent.typeName}/${method.name}`, { method: method as DescMethodUnary, service: method.parent, next });
+  };
+
+  const recorder = {
+    handlers: [],
+    service(service: DescService, impl: object) {
+      const spec = createServiceImplSpec(service, impl as never);
+      for (const methodSpec of Object.values(spec.methods)) addSpec(methodSpec as MethodImplSpec);
+      return recorder;
+    },
+    rpc(method: DescMethod, impl: unknown) {
+      addSpec({ kind: method.methodKind, method, impl } as MethodImplSpec);
+      return recorder;
+    },
+  };
+  options.register(recorder as unknown as ConnectRouter);
+
+  let served = 0;
+  return {
+    procedures: [...routes.keys()],
+    get served() {
+      return served;
+    },
+    handle(stream, headers) {
+      if (headers[":method"] !== "POST") return false;
+      const route = routes.get(headers[":path"] ?? "");
+      if (route === undefined) return false;
+      const contentType = headers["content-type"];
+      if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
+      const encoding = headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return false;
+      served++;
+      serve(stream, headers, route, options);
+      return true;
+    },
+  };
+}
+
+/** Sends a trailers-only response carrying the error, as gRPC servers do for failures before any message. */
+function respondError(stream: http2.ServerHttp2Stream, error: ConnectError, header?: LightHeaders): void {
+  if (stream.destroyed || stream.closed) return;
+  const out = header ?? new LightHeaders();
+  setTrailerStatus(out.asHeaders(), error);
+  if (stream.headersSent) {
+    // Headers already went out: the status must travel as trailers.
+    stream.close(0);
+    return;
+  }
+  stream.respond(out.toObject({ ":status": "200", "content-type": CONTENT_TYPE_RESPONSE, "grpc-accept-encoding": ACCEPT_ENCODING }), {
+    endStream: true,
+  });
+}
+
+/** Parses one length-prefixed message, or explains why it cannot. */
+function unframe(body: Buffer, readMaxBytes: number): Buffer | ConnectError {
+  if (body.length < 5) return new ConnectError("protocol error: missing message", Code.Unimplemented);
+  if (body[0] !== 0) {
+    return new ConnectError("protocol error: received compressed message without grpc-encoding", Code.Internal);
+  }
+  const length = body.readUInt32BE(1);
+  if (length > readMaxBytes) {
+    return new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+  }
+  if (body.length !== 5 + length) {
+    return new ConnectError(
+      body.length < 5 + length ? "protocol error: incomplete envelope" : "protocol error: received extra input message for unary method",
+      body.length < 5 + length ? Code.InvalidArgument : Code.Unimplemented,
+    );
+  }
+  return body.subarray(5);
+}
+
+function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route, options: GrpcFastPathOptions): void {
+  const controller = new AbortController();
+  let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
+  const onShutdown = () => controller.abort(options.shutdownSignal?.reason);
+  const cleanup = () => {
+    finished = true;
+    if (deadline !== undefined) clearTimeout(deadline);
+    options.shutdownSignal?.removeEventListener("abort", onShutdown);
+  };
+  // A client that resets or disconnects cancels the call, so handlers can stop early.
+  stream.once("close", () => {
+    if (!finished) {
+      cleanup();
+      controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+    }
+  });
+  if (options.shutdownSignal !== undefined) {
+    if (options.shutdownSignal.aborted) controller.abort(options.shutdownSignal.reason);
+    else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  }
+
+  const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
+  if (timeout.error !== undefined) {
+    cleanup();
+    stream.resume();
+    respondError(stream, timeout.error);
+    return;
+  }
+  const timeoutMs = timeout.timeoutMs;
+  const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  if (timeoutMs !== undefined) {
+    deadline = setTimeout(() => {
+      const error = new ConnectError("the operation timed out", Code.DeadlineExceeded);
+      controller.abort(error);
+      if (!finished) {
+        cleanup();
+        respondError(stream, error);
+      }
+    }, timeoutMs);
+  }
+
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let tooLarge = false;
+  stream.on("data", (chunk: Buffer) => {
+    if (tooLarge) return;
+    received += chunk.length;
+    if (received > options.readMaxBytes + 5) {
+      tooLarge = true;
+      chunks.length = 0;
+      cleanup();
+      respondError(stream, new ConnectError(`message is larger than configured readMaxBytes ${options.readMaxBytes}`, Code.ResourceExhausted));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  stream.once("end", () => {
+    if (tooLarge || finished) return;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const payload = unframe(body, options.readMaxBytes);
+    if (payload instanceof ConnectError) {
+      cleanup();
+      respondError(stream, payload);
+      return;
+    }
+    let message: never;
+    try {
+      message = fromBinary(route.method.input, payload) as never;
+    } catch (error) {
+      cleanup();
+      respondError(stream, new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.InvalidArgument));
+      return;
+    }
+    void invoke(stream, headers, route, options, message, controller, deadlineAt, cleanup);
+  });
+}
+
+async function invoke(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  route: Route,
+  options: GrpcFastPathOptions,
+  message: never,
+  controller: AbortController,
+  deadlineAt: number | undefined,
+  cleanup: () => void,
+): Promise<void> {
+  const requestHeader = new LightHeaders(headers as Record<string, string | string[] | undefined>);
+  const responseHeader = new LightHeaders();
+  const responseTrailer = new LightHeaders();
+  const url = `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`;
+  const values = options.contextValues(stream, headers);
+  const context: HandlerContext = {
+    method: route.method,
+    service: route.service,
+    signal: controller.signal,
+    timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
+    requestMethod: "POST",
+    requestHeader: requestHeader.asHeaders(),
+    responseHeader: responseHeader.asHeaders(),
+    responseTrailer: responseTrailer.asHeaders(),
+    protocolName: "grpc",
+    values,
+    url,
+  };
+  const request = {
+    stream: false,
+    service: route.service,
+    method: route.method,
+    requestMethod: "POST",
+    url,
+    signal: controller.signal,
+    header: context.requestHeader,
+    contextValues: values,
+    message,
+    [kContext]: { context } satisfies CallState,
+  } as unknown as UnaryRequest;
+
+  let response: UnaryResponse;
+  try {
+    response = await route.next(request);
+  } catch (error) {
+    if (stream.destroyed || stream.closed) {
+      cleanup();
+      return;
+    }
+    cleanup();
+    const connectError = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+    // Response headers set before the failure still go out, as Connect sends them.
+    respondError(stream, connectError, responseHeader);
+    return;
+  }
+  if (stream.destroyed || stream.closed || controller.signal.aborted) {
+    cleanup();
+    if (controller.signal.aborted && !stream.closed) respondError(stream, ConnectError.from(controller.signal.reason));
+    return;
+  }
+  cleanup();
+  const bytes = toBinary(route.method.output, response.message);
+  if (bytes.length > options.writeMaxBytes) {
+    respondError(stream, new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${options.writeMaxBytes}`, Code.ResourceExhausted));
+    return;
+  }
+  const frame = Buffer.allocUnsafe(5 + bytes.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(bytes.length, 1);
+  frame.set(bytes, 5);
+  const head = copyInto(response.header, { ":status": "200", "content-type": CONTENT_TYPE_RESPONSE, "grpc-accept-encoding": ACCEPT_ENCODING });
+  const trailer = copyInto(response.trailer, {});
+  trailer["grpc-status"] = "0";
+  stream.respond(head, { waitForTrailers: true });
+  stream.once("wantTrailers", () => {
+    if (!stream.destroyed) stream.sendTrailers(trailer);
+  });
+  stream.end(frame);
+}
+
+function copyInto(source: Headers, target: Record<string, string>): Record<string, string> {
+  if (source instanceof LightHeaders) return source.toObject(target);
+  source.forEach((value, key) => {
+    target[key] = value;
+  });
+  return target;
+}
