@@ -41,7 +41,7 @@ export async function runBench(config: BenchConfig, log: (line: string) => void 
   const cores = os.availableParallelism();
   const pinning = setupPinning(config.pin);
   const workDir = await mkdtemp(join(os.tmpdir(), "polyglot-bench-"));
-  const ctx: RunContext = { config, pinning, workDir, log };
+  const ctx: RunContext = { config, pinning, cores, workDir, log };
   const [h2load, wrk] = await Promise.all([h2loadVersion(), wrkVersion()]);
   log(`bench ${config.mode}: ${config.users} users, ${config.rounds} round(s) × ${config.durationSec} s, warm-up ${config.warmupSec} s`);
   log(`machine: ${cores} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}; ${h2load}; ${wrk}`);

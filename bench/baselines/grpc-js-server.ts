@@ -1,10 +1,11 @@
 /**
  * Baseline: the seed's UserService as the seed builds it (@grpc/grpc-js,
  * proto-loader with keepCase/longs String/enums String/defaults, an in-memory
- * Map, JWT checked by a server interceptor on every call) minus its artificial
- * 100 ms per streamed row, so the project has an honest "before" to beat.
+ * Map, JWT checked by a server interceptor on every call, UserChat broadcasting
+ * to a Map of sessions) minus its artificial 100 ms per streamed row, so the
+ * project has an honest "before" to beat.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -177,6 +178,55 @@ function authInterceptor(verify: ReturnType<typeof createVerifier>): grpc.Server
   };
 }
 
+/** A chat message in proto-loader's shape (keepCase, longs String, enums String). */
+interface ChatInput {
+  from_user_id: string;
+  to_user_id: string;
+  content: string;
+  timestamp: string;
+  type: string;
+}
+
+/**
+ * The seed's UserChat: every session goes in a Map; each message is echoed
+ * to its sender as a system message and written to every other session.
+ * Per-message console logging is left out, and a cancelled session is
+ * dropped too (the seed only dropped it on end/error and kept writing to it).
+ */
+function buildUserChat(): grpc.handleBidiStreamingCall<ChatInput, unknown> {
+  const sessions = new Map<string, grpc.ServerDuplexStream<ChatInput, unknown>>();
+  const broadcast = (message: ChatInput, exclude: string) => {
+    for (const [id, call] of sessions) {
+      if (id === exclude) continue;
+      try {
+        call.write(message);
+      } catch {
+        sessions.delete(id);
+      }
+    }
+  };
+  return (call) => {
+    const sessionId = randomUUID();
+    sessions.set(sessionId, call);
+    call.on("data", (message: ChatInput) => {
+      call.write({
+        from_user_id: 0,
+        to_user_id: message.from_user_id,
+        content: `Echo: ${message.content}`,
+        timestamp: Date.now(),
+        type: "MESSAGE_TYPE_SYSTEM",
+      });
+      broadcast(message, sessionId);
+    });
+    call.on("end", () => {
+      sessions.delete(sessionId);
+      call.end();
+    });
+    call.on("cancelled", () => sessions.delete(sessionId));
+    call.on("error", () => sessions.delete(sessionId));
+  };
+}
+
 function buildHandlers(store: UserStore): grpc.UntypedServiceImplementation {
   const getUser: grpc.handleUnaryCall<{ user_id: string; fields: string[] }, unknown> = (call, callback) => {
     const { user_id, fields } = call.request;
@@ -241,7 +291,7 @@ function buildHandlers(store: UserStore): grpc.UntypedServiceImplementation {
     call.on("error", () => callback({ code: grpc.status.INTERNAL, details: "Stream error occurred" }));
   };
 
-  return { GetUser: getUser, CreateUser: createUser, ListUsers: listUsers, BatchCreateUsers: batchCreateUsers };
+  return { GetUser: getUser, CreateUser: createUser, ListUsers: listUsers, BatchCreateUsers: batchCreateUsers, UserChat: buildUserChat() };
 }
 
 async function main(): Promise<void> {

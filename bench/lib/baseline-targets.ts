@@ -39,7 +39,7 @@ export async function startBaseline(ctx: RunContext, name: BaselineName, secrets
       BENCH_USERS: String(ctx.config.users),
       JWT_SECRET: secrets.jwtSecret,
       BENCH_SEED_PASSWORD: secrets.seedPassword,
-      BCRYPT_COST: process.env.BCRYPT_COST ?? (ctx.config.mode === "smoke" ? "4" : "10"),
+      BCRYPT_COST: String(ctx.config.bcryptCost),
     },
     readyLine: READY_LINE,
     timeoutMs: 60_000,
@@ -52,6 +52,8 @@ export async function startBaseline(ctx: RunContext, name: BaselineName, secrets
     baseUrl: `http://127.0.0.1:${proc.port}`,
     token: mint(),
     freshToken: async () => (target.token = mint()),
+    // The baselines number users from 1 in seed order, the admin having no row.
+    tokenFor: async (i: number) => signToken(secrets.jwtSecret, { userId: i, username: seedUser(i).username, roles: seedUser(i).roles }),
     getUserId: BigInt(index),
     expectedUsername: seedUser(index).username,
     pid: proc.pid,

@@ -24,6 +24,22 @@ export interface BenchConfig {
   wrkConnections: number;
   /** ListUsers page size (the contract caps pages at 1,000). */
   listPageSize: number;
+  /** bcrypt cost every target hashes new passwords with (the project's BCRYPT_COST default is 10). */
+  bcryptCost: number;
+  /** Users streamed in one BatchCreateUsers call. */
+  batchUsers: number;
+  /** Passwords the single-thread bcryptjs reference hashes to get its rate. */
+  oneThreadHashes: number;
+  /** Concurrent CreateUser loops of the flood, and the fixed GetUser rate (req/s) whose latency is measured. */
+  floodLoops: number;
+  floodGetUserRps: number;
+  /** Chat fan-out: subscribers, distinct users they log in as, and broadcasts sent one after another. */
+  fanoutSubscribers: number;
+  fanoutUsers: number;
+  fanoutMessages: number;
+  /** Idle chat streams held open for the memory figure, and streams per HTTP/2 connection. */
+  idleStreams: number;
+  streamsPerConnection: number;
   /** Command that starts the project server; empty to skip it. */
   projectCommand: string[];
   skipProject: boolean;
@@ -81,6 +97,17 @@ export function readBenchConfig(argv: string[] = process.argv.slice(2), env: Nod
     h2Streams: num(env.BENCH_H2_STREAMS, smoke ? 4 : 16),
     wrkConnections: num(env.BENCH_WRK_CONNECTIONS, smoke ? 8 : 64),
     listPageSize: num(env.BENCH_LIST_PAGE_SIZE, 1000),
+    bcryptCost: Math.round(num(env.BENCH_BCRYPT_COST, smoke ? 4 : 10)),
+    batchUsers: Math.round(num(env.BENCH_BATCH_USERS, smoke ? 20 : 1000)),
+    oneThreadHashes: Math.round(num(env.BENCH_ONE_THREAD_HASHES, smoke ? 10 : 60)),
+    floodLoops: Math.round(num(env.BENCH_FLOOD_LOOPS, smoke ? 2 : 6)),
+    floodGetUserRps: Math.round(num(env.BENCH_FLOOD_GET_USER_RPS, smoke ? 50 : 200)),
+    fanoutSubscribers: Math.round(num(env.BENCH_FANOUT_SUBSCRIBERS, smoke ? 20 : 1000)),
+    fanoutUsers: Math.round(num(env.BENCH_FANOUT_USERS, smoke ? 5 : 50)),
+    fanoutMessages: Math.round(num(env.BENCH_FANOUT_MESSAGES, smoke ? 3 : 20)),
+    idleStreams: Math.round(num(env.BENCH_IDLE_STREAMS, smoke ? 100 : 10_000)),
+    // The project's HTTP/2 listener allows 100 concurrent streams per connection.
+    streamsPerConnection: Math.round(num(env.BENCH_STREAMS_PER_CONNECTION, 100)),
     projectCommand: command.split(/\s+/).filter(Boolean),
     skipProject: values["no-project"] === true || env.BENCH_SKIP_PROJECT === "1",
     workloads: list(values.workloads ?? env.BENCH_WORKLOADS),

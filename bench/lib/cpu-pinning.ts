@@ -40,3 +40,24 @@ export function setupPinning(wanted: boolean): Pinning {
     loadPrefix: ["taskset", "-c", "1"],
   };
 }
+
+/** Re-pins every thread of a running process (taskset -a -p); false when taskset refused. */
+export function setProcessCores(pid: number, cpuList: string): boolean {
+  const result = spawnSync("taskset", ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
+  return !result.error && result.status === 0;
+}
+
+/**
+ * Runs fn with the server process allowed on every core, then puts it back on
+ * its core. The bcrypt-bound workloads need this: the server's hashing pool
+ * exists to use the cores a pinned server would not have. A no-op unpinned.
+ */
+export async function withAllCores<T>(pinning: Pinning, cores: number, pid: number, fn: () => Promise<T>): Promise<T> {
+  if (!pinning.enabled || pinning.serverCore === null) return fn();
+  if (!setProcessCores(pid, `0-${cores - 1}`)) throw new Error(`could not widen pid ${pid} to all ${cores} cores with taskset`);
+  try {
+    return await fn();
+  } finally {
+    setProcessCores(pid, String(pinning.serverCore));
+  }
+}

@@ -15,6 +15,8 @@ export interface H2loadRun {
   connections: number;
   streams: number;
   durationSec: number;
+  /** Requests per second per connection (h2load --rps), for latency at a fixed load instead of at saturation. */
+  rpsPerConnection?: number;
   /** Per-request log (deleted after parsing). */
   logFile: string;
   prefix?: string[];
@@ -89,6 +91,7 @@ export async function runH2load(run: H2loadRun): Promise<H2loadMetrics> {
     "-m", String(run.streams),
     "-t", "1",
     "-d", run.bodyFile,
+    ...(run.rpsPerConnection !== undefined ? ["--rps", String(run.rpsPerConnection)] : []),
     "--log-file", run.logFile,
     ...Object.entries(run.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
     run.url,

@@ -41,5 +41,10 @@ export function renderWorkload(w: WorkloadResult): string {
     const verdict = ratio ? `${ratio.ratio.toFixed(2)}× ${ratio.met ? "met" : "NOT met"}` : `n/a (${goal.subject} or ${goal.against} did not run)`;
     lines.push(`  goal ${goal.subject} ≥ ${goal.min}× ${goal.against}: ${verdict}`);
   }
+  for (const goal of w.metricGoals) {
+    const bound = [goal.min !== undefined ? `≥ ${goal.min}` : "", goal.max !== undefined ? `≤ ${goal.max}` : ""].filter(Boolean).join(" and ");
+    const verdict = goal.value === undefined ? `n/a (${goal.target} did not run)` : `${fmt(goal.value, 2)} ${goal.met ? "met" : "NOT met"}`;
+    lines.push(`  goal ${goal.target} ${goal.label} ${bound}: ${verdict}`);
+  }
   return lines.join("\n");
 }

@@ -3,7 +3,7 @@
  * target order round by round and keep the median, so drift hits all alike.
  */
 import { medianOfRecords } from "./stats.js";
-import type { MeasureFn, Metrics, RatioResult, RunContext, Target, TargetName, TargetResult, Workload, WorkloadResult } from "./types.js";
+import type { MeasureFn, MetricGoalResult, Metrics, RatioResult, RunContext, Target, TargetName, TargetResult, Workload, WorkloadResult } from "./types.js";
 
 function skeleton(w: Workload, status: WorkloadResult["status"], reason?: string): WorkloadResult {
   return {
@@ -15,6 +15,7 @@ function skeleton(w: Workload, status: WorkloadResult["status"], reason?: string
     higherIsBetter: w.primary.higherIsBetter,
     columns: [...w.columns],
     goals: [...w.goals],
+    metricGoals: [],
     results: {},
     ratios: [],
   };
@@ -36,6 +37,17 @@ export function computeRatios(w: Workload, results: WorkloadResult["results"]): 
     }
   }
   return ratios;
+}
+
+/** Each metric goal with the target's median figure and whether it is met (absent when the target did not run). */
+export function evaluateMetricGoals(w: Workload, results: WorkloadResult["results"]): MetricGoalResult[] {
+  return (w.metricGoals ?? []).map((goal) => {
+    const r = results[goal.target];
+    const value = r && !r.error ? r.median[goal.key] : undefined;
+    if (value === undefined || !Number.isFinite(value)) return { ...goal };
+    const met = (goal.min === undefined || value >= goal.min) && (goal.max === undefined || value <= goal.max);
+    return { ...goal, value, met };
+  });
 }
 
 /** Runs the workload on the running targets it names; failures of one target are recorded, not thrown. */
@@ -64,10 +76,11 @@ export async function runWorkload(ctx: RunContext, w: Workload, running: Readonl
       return undefined;
     }
   };
-  if (ctx.config.warmupSec > 0) {
+  if (ctx.config.warmupSec > 0 && w.warmup !== false) {
     for (const name of [...measures.keys()]) await measure(name, ctx.config.warmupSec);
   }
-  for (let r = 0; r < ctx.config.rounds; r++) {
+  const roundCount = w.rounds ?? ctx.config.rounds;
+  for (let r = 0; r < roundCount; r++) {
     const order = [...measures.keys()];
     if (r % 2 === 1) order.reverse();
     for (const name of order) {
@@ -75,7 +88,7 @@ export async function runWorkload(ctx: RunContext, w: Workload, running: Readonl
       const m = await measure(name, ctx.config.durationSec);
       if (!m) continue;
       rounds.get(name)!.push(m);
-      ctx.log(`  round ${r + 1}/${ctx.config.rounds} ${name}: ${w.primary.label} ${m[w.primary.key]?.toFixed(w.primary.digits)}`);
+      ctx.log(`  round ${r + 1}/${roundCount} ${name}: ${w.primary.label} ${m[w.primary.key]?.toFixed(w.primary.digits)}`);
     }
   }
   for (const [name, list] of rounds) {
@@ -84,5 +97,6 @@ export async function runWorkload(ctx: RunContext, w: Workload, running: Readonl
     out.results[name] = result;
   }
   out.ratios = computeRatios(w, out.results);
+  out.metricGoals = evaluateMetricGoals(w, out.results);
   return out;
 }

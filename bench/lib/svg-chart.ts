@@ -21,13 +21,18 @@ export function chartBars(workloads: readonly WorkloadResult[]): Bar[] {
       if (order.indexOf(r.subject) > order.indexOf(r.against)) continue;
       bars.push({ label: `${w.id}: ${r.subject} / ${r.against}`, ratio: r.ratio, ...(r.goal !== undefined ? { goal: r.goal, met: r.met! } : {}) });
     }
+    // Within-target ratios (e.g. flood p99 ÷ idle p99) drawn the same way, with their bound as the tick.
+    for (const g of w.metricGoals ?? []) {
+      if (!g.isRatio || g.value === undefined) continue;
+      bars.push({ label: `${w.id}: ${g.target} ${g.label}`, ratio: g.value, goal: g.min ?? g.max!, met: g.met! });
+    }
   }
   return bars;
 }
 
 /** Renders the bars to an SVG document string. */
 export function renderRatioChart(title: string, bars: readonly Bar[]): string {
-  const labelW = 330;
+  const labelW = 430;
   const plotW = 360;
   const rowH = 26;
   const top = 40;

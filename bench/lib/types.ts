@@ -13,6 +13,8 @@ export interface Target {
   token: string;
   /** Returns a token good for at least the next workload (re-login for the project). */
   freshToken(): Promise<string>;
+  /** A bearer token for the seeded user at this 1-based position (chat workloads act as many users). */
+  tokenFor(index: number): Promise<string>;
   /** The user every GetUser workload asks for, and the username it must come back with. */
   getUserId: bigint;
   expectedUsername: string;
@@ -24,6 +26,8 @@ export interface Target {
 export interface RunContext {
   config: BenchConfig;
   pinning: Pinning;
+  /** Cores of the machine, read before pinning (a pinned process sees one). */
+  cores: number;
   /** Scratch directory for request bodies, scripts and logs. */
   workDir: string;
   log(line: string): void;
@@ -45,6 +49,26 @@ export interface Goal {
   min: number;
 }
 
+/**
+ * A bound the issue sets on one target's own figure (printed, never asserted):
+ * an absolute one like "p99 ≤ 50 ms" or a within-target ratio like "flood p99 ÷ idle p99 ≤ 2".
+ */
+export interface MetricGoal {
+  target: TargetName;
+  key: string;
+  /** How the goal reads in the table, e.g. "users/s ÷ 1-thread bcryptjs hashes/s". */
+  label: string;
+  min?: number;
+  max?: number;
+  /** True when the figure is itself a ratio, so the chart can draw it beside the cross-target ratios. */
+  isRatio?: boolean;
+}
+
+export interface MetricGoalResult extends MetricGoal {
+  value?: number;
+  met?: boolean;
+}
+
 /** Measures one target for some seconds; created once per target by Workload.prepare. */
 export type MeasureFn = (seconds: number) => Promise<Metrics>;
 
@@ -58,6 +82,11 @@ export interface Workload {
   primary: MetricColumn & { higherIsBetter: boolean };
   columns: readonly MetricColumn[];
   goals: readonly Goal[];
+  metricGoals?: readonly MetricGoal[];
+  /** Overrides the run's round count (fixed-work workloads that take minutes run once). */
+  rounds?: number;
+  /** False skips the warm-up run (e.g. memory figures that a previous run would already have grown). */
+  warmup?: boolean;
   /** Probes the target (throw to leave it out) and returns its measuring function. */
   prepare(ctx: RunContext, target: Target): Promise<MeasureFn>;
   /** Returns what looks wrong with one round's metrics (errors, zero throughput), or nothing. */
@@ -88,6 +117,7 @@ export interface WorkloadResult {
   higherIsBetter: boolean;
   columns: MetricColumn[];
   goals: Goal[];
+  metricGoals: MetricGoalResult[];
   results: Partial<Record<TargetName, TargetResult>>;
   ratios: RatioResult[];
 }

@@ -13,7 +13,7 @@ import { getUserRequestBytes } from "../lib/user-messages.js";
 const PATH = "/user.UserService/GetUser";
 
 /** One GetUser call with our own client; returns the reply's size so h2load's byte count can reveal gRPC errors. */
-async function probe(target: Target, body: Uint8Array): Promise<number> {
+export async function probeGetUser(target: Target, body: Uint8Array): Promise<number> {
   const client = new GrpcH2Client(target.baseUrl);
   try {
     const result = expectOk(PATH, await client.call(PATH, [body], { headers: { authorization: `Bearer ${target.token}` }, timeoutMs: 10_000 }));
@@ -50,7 +50,7 @@ export const grpcGetUser: Workload = {
   async prepare(ctx: RunContext, target: Target) {
     await target.freshToken();
     const request = getUserRequestBytes(target.getUserId);
-    const replyBytes = await probe(target, request);
+    const replyBytes = await probeGetUser(target, request);
     const bodyFile = join(ctx.workDir, `get-user-${target.name}.bin`);
     await writeGrpcBody(bodyFile, request);
     let runNo = 0;
@@ -67,7 +67,7 @@ export const grpcGetUser: Workload = {
       });
       // h2load counts a gRPC error (HTTP 200 + grpc-status ≠ 0) as success; a short data count gives it away.
       const okShare = m.requests > 0 ? m.dataBytes / (m.requests * replyBytes) : 0;
-      await probe(target, request);
+      await probeGetUser(target, request);
       return { ...m, okShare };
     };
   },
