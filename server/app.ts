@@ -36,6 +36,8 @@ import { createRoutes } from "./routes.js";
 import { createHealthService } from "./services/health-service.js";
 import { createReflectionServices } from "./services/reflection-service.js";
 import type { Storage } from "./storage/ports.js";
+import { withUserCache } from "./cache/cached-storage.js";
+import { createLocalInvalidationChannel, type InvalidationChannel } from "./cache/invalidation-channel.js";
 import { createClientAddressResolver } from "./transport/client-address.js";
 import { createGrpcFastPath, type GrpcFastPath } from "./transport/grpc-fast-path.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
@@ -59,6 +61,8 @@ export interface AppDeps {
   extraRoutes?: (router: ConnectRouter) => void;
   /** Replaces the tracing built from OTEL_EXPORTER_OTLP_ENDPOINT, e.g. with an in-memory exporter. */
   tracing?: Tracing;
+  /** Tells other replicas' user caches about changes; in-process only by default. */
+  userInvalidations?: InvalidationChannel;
 }
 
 /** A built, not yet listening, server and the parts tests and main need to reach. */
@@ -98,7 +102,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       : undefined;
   const tracing = deps.tracing ?? ownTracing;
   // Storage calls get child spans only when tracing is on; otherwise the adapter is used as is.
-  const storage = tracing === undefined ? deps.storage : traceStorage(deps.storage, tracing.tracer);
+  const traced = tracing === undefined ? deps.storage : traceStorage(deps.storage, tracing.tracer);
+  // Users are read on every call (auth) and cached; writes invalidate here and, through the channel, on other replicas.
+  const storage = withUserCache(traced, {
+    invalidations: deps.userInvalidations ?? createLocalInvalidationChannel(),
+    onError: (error) => logger.warn({ err: error }, "could not announce a user change to other replicas"),
+  });
   const routes = await createRoutes(config, { ...deps, storage });
   const { hub, directory, authenticator, tokens, isPublic } = routes;
 

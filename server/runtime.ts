@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { AppDeps } from "./app.js";
+import { createRedisInvalidationChannel } from "./cache/redis-invalidation-channel.js";
 import { createInProcessBus } from "./chat/chat-bus.js";
 import { createRedisBus } from "./chat/redis-bus.js";
 import type { Config } from "./config.js";
@@ -34,6 +35,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     config.redisUrl === undefined ? undefined : await connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
   const bus = redis === undefined ? createInProcessBus() : await createRedisBus({ redis, logger });
   const makeLimiter = limiterFactory(redis);
+  const userInvalidations = redis === undefined ? undefined : await createRedisInvalidationChannel(redis, logger);
   const shared =
     redis === undefined
       ? {}
@@ -42,11 +44,12 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
           callLimiter: createCallLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst, makeLimiter }),
         };
   return {
-    deps: { storage, hasher, clock: systemClock, bus, logger, ...shared },
+    deps: { storage, hasher, clock: systemClock, bus, logger, ...shared, ...(userInvalidations === undefined ? {} : { userInvalidations }) },
     redis,
     makeLimiter,
     async close() {
       await bus.close();
+      await userInvalidations?.close();
       await hasher.close();
       await storage.close();
       await redis?.close();

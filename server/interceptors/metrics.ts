@@ -1,6 +1,7 @@
 import { Code, type Interceptor, type StreamRequest, type StreamResponse } from "@connectrpc/connect";
-import { codeName, codeOf, grpcTypeOf } from "../observability/rpc-call.js";
-import type { ServerMetrics } from "../observability/server-metrics.js";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { codeName, codeOf, grpcTypeOf, type RpcRequest } from "../observability/rpc-call.js";
+import type { MethodLabels, ServerMetrics } from "../observability/server-metrics.js";
 import { tapStream, type StreamEnd } from "../observability/tap-stream.js";
 
 /**
@@ -9,20 +10,48 @@ import { tapStream, type StreamEnd } from "../observability/tap-stream.js";
  * their last message, and a stream the client abandons counts as Canceled.
  */
 export function createMetricsInterceptor(metrics: ServerMetrics): Interceptor {
+  // prom-client hashes and validates a label object on every inc(); the children for one method are made once.
+  const perMethod = new Map<DescMethod, MethodMetrics>();
+  const forMethod = (req: RpcRequest): MethodMetrics => {
+    let m = perMethod.get(req.method);
+    if (m === undefined) {
+      const labels = { grpc_type: grpcTypeOf(req), grpc_service: req.service.typeName, grpc_method: req.method.name };
+      const handledByCode = new Map<Code | 0, { inc(): void }>();
+      m = {
+        labels,
+        started: metrics.started.labels(labels),
+        received: metrics.received.labels(labels),
+        sent: metrics.sent.labels(labels),
+        seconds: metrics.handlingSeconds.labels(labels),
+        openStreams: metrics.openStreams.labels(labels),
+        handled(code) {
+          let child = handledByCode.get(code);
+          if (child === undefined) {
+            child = metrics.handled.labels({ ...labels, grpc_code: codeName(code) });
+            handledByCode.set(code, child);
+          }
+          return child;
+        },
+      };
+      perMethod.set(req.method, m);
+    }
+    return m;
+  };
+
   return (next) => async (req) => {
-    const labels = { grpc_type: grpcTypeOf(req), grpc_service: req.service.typeName, grpc_method: req.method.name };
+    const m = forMethod(req);
     const startedAt = performance.now();
-    metrics.started.inc(labels);
+    m.started.inc();
     const finish = (code: Code | 0) => {
-      metrics.handled.inc({ ...labels, grpc_code: codeName(code) });
-      metrics.handlingSeconds.observe(labels, (performance.now() - startedAt) / 1000);
+      m.handled(code).inc();
+      m.seconds.observe((performance.now() - startedAt) / 1000);
     };
 
     if (!req.stream) {
-      metrics.received.inc(labels);
+      m.received.inc();
       try {
         const res = await next(req);
-        metrics.sent.inc(labels);
+        m.sent.inc();
         finish(0);
         return res;
       } catch (error) {
@@ -31,17 +60,17 @@ export function createMetricsInterceptor(metrics: ServerMetrics): Interceptor {
       }
     }
 
-    metrics.openStreams.inc(labels);
+    m.openStreams.inc();
     let closed = false;
     const close = (code: Code | 0) => {
       if (closed) return;
       closed = true;
-      metrics.openStreams.dec(labels);
+      m.openStreams.dec();
       finish(code);
     };
     const counted: StreamRequest = {
       ...req,
-      message: tapStream(req.message, () => metrics.received.inc(labels)),
+      message: tapStream(req.message, () => m.received.inc()),
     };
     let res: StreamResponse;
     try {
@@ -54,9 +83,20 @@ export function createMetricsInterceptor(metrics: ServerMetrics): Interceptor {
       ...res,
       message: tapStream(
         res.message,
-        () => metrics.sent.inc(labels),
+        () => m.sent.inc(),
         (end: StreamEnd) => close(end.kind === "completed" ? 0 : end.kind === "failed" ? codeOf(end.error) : Code.Canceled),
       ),
     };
   };
+}
+
+/** The metric children of one method, so a call touches no label objects. */
+interface MethodMetrics {
+  labels: Record<MethodLabels, string>;
+  started: { inc(): void };
+  received: { inc(): void };
+  sent: { inc(): void };
+  seconds: { observe(value: number): void };
+  openStreams: { inc(): void; dec(): void };
+  handled(code: Code | 0): { inc(): void };
 }

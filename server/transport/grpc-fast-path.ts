@@ -75,12 +75,11 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       const state = (req as unknown as Record<symbol, CallState>)[kContext];
       if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
       const context = state.context;
-      const merged: HandlerContext = {
-        ...context,
-        requestHeader: req.header,
-        values: req.contextValues,
-        signal: req.signal,
-      };
+      // Interceptors usually pass the request on as it is; only a replaced one needs a merged context.
+      const merged: HandlerContext =
+        req.header === context.requestHeader && req.contextValues === context.values
+          ? context
+          : Object.assign(Object.create(context) as HandlerContext, { requestHeader: req.header, values: req.contextValues });
       const output = await impl(req.message, merged);
       return {
         stream: false,
@@ -165,27 +164,71 @@ function unframe(body: Buffer, readMaxBytes: number): Buffer | ConnectError {
   return body.subarray(5);
 }
 
+/**
+ * The cancellation signal of one call, made only when something asks for it:
+ * most unary calls finish without anyone looking, and an AbortController per
+ * call showed up in profiles.
+ */
+class LazySignal {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  get abortReason(): unknown {
+    return this.reason;
+  }
+}
+
+/** Calls in flight, so shutdown can abort them without a listener per call. */
+const inFlightByOptions = new WeakMap<GrpcFastPathOptions, Set<LazySignal>>();
+
+function inFlightFor(options: GrpcFastPathOptions): Set<LazySignal> {
+  let set = inFlightByOptions.get(options);
+  if (set === undefined) {
+    const calls = new Set<LazySignal>();
+    set = calls;
+    inFlightByOptions.set(options, calls);
+    options.shutdownSignal?.addEventListener("abort", () => {
+      for (const call of calls) call.abort(options.shutdownSignal?.reason);
+    });
+  }
+  return set;
+}
+
 function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route, options: GrpcFastPathOptions): void {
-  const controller = new AbortController();
+  const call = new LazySignal();
+  const inFlight = inFlightFor(options);
   let finished = false;
   let deadline: NodeJS.Timeout | undefined;
-  const onShutdown = () => controller.abort(options.shutdownSignal?.reason);
   const cleanup = () => {
     finished = true;
     if (deadline !== undefined) clearTimeout(deadline);
-    options.shutdownSignal?.removeEventListener("abort", onShutdown);
+    inFlight.delete(call);
   };
+  if (options.shutdownSignal?.aborted === true) call.abort(options.shutdownSignal.reason);
+  else inFlight.add(call);
   // A client that resets or disconnects cancels the call, so handlers can stop early.
   stream.once("close", () => {
     if (!finished) {
       cleanup();
-      controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+      call.abort(new ConnectError("the client cancelled the call", Code.Canceled));
     }
   });
-  if (options.shutdownSignal !== undefined) {
-    if (options.shutdownSignal.aborted) controller.abort(options.shutdownSignal.reason);
-    else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-  }
 
   const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
   if (timeout.error !== undefined) {
@@ -199,7 +242,7 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
   if (timeoutMs !== undefined) {
     deadline = setTimeout(() => {
       const error = new ConnectError("the operation timed out", Code.DeadlineExceeded);
-      controller.abort(error);
+      call.abort(error);
       if (!finished) {
         cleanup();
         respondError(stream, error);
@@ -239,7 +282,7 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
       respondError(stream, new ConnectError(`parse binary: ${error instanceof Error ? error.message : String(error)}`, Code.InvalidArgument));
       return;
     }
-    void invoke(stream, headers, route, options, message, controller, deadlineAt, cleanup);
+    void invoke(stream, headers, route, options, message, call, deadlineAt, cleanup);
   });
 }
 
@@ -249,7 +292,7 @@ async function invoke(
   route: Route,
   options: GrpcFastPathOptions,
   message: never,
-  controller: AbortController,
+  call: LazySignal,
   deadlineAt: number | undefined,
   cleanup: () => void,
 ): Promise<void> {
@@ -261,7 +304,9 @@ async function invoke(
   const context: HandlerContext = {
     method: route.method,
     service: route.service,
-    signal: controller.signal,
+    get signal() {
+      return call.signal;
+    },
     timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
     requestMethod: "POST",
     requestHeader: requestHeader.asHeaders(),
@@ -277,7 +322,9 @@ async function invoke(
     method: route.method,
     requestMethod: "POST",
     url,
-    signal: controller.signal,
+    get signal() {
+      return call.signal;
+    },
     header: context.requestHeader,
     contextValues: values,
     message,
@@ -288,22 +335,19 @@ async function invoke(
   try {
     response = await route.next(request);
   } catch (error) {
-    if (stream.destroyed || stream.closed) {
-      cleanup();
-      return;
-    }
     cleanup();
+    if (stream.destroyed || stream.closed) return;
     const connectError = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
     // Response headers set before the failure still go out, as Connect sends them.
     respondError(stream, connectError, responseHeader);
     return;
   }
-  if (stream.destroyed || stream.closed || controller.signal.aborted) {
-    cleanup();
-    if (controller.signal.aborted && !stream.closed) respondError(stream, ConnectError.from(controller.signal.reason));
+  cleanup();
+  if (stream.destroyed || stream.closed) return;
+  if (call.aborted) {
+    respondError(stream, ConnectError.from(call.abortReason));
     return;
   }
-  cleanup();
   const bytes = toBinary(route.method.output, response.message);
   if (bytes.length > options.writeMaxBytes) {
     respondError(stream, new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${options.writeMaxBytes}`, Code.ResourceExhausted));

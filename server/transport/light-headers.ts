@@ -6,24 +6,38 @@
  * helpers use.
  */
 export class LightHeaders {
-  private readonly map = new Map<string, string>();
+  private built: Map<string, string> | undefined;
 
-  constructor(init?: Record<string, string | string[] | undefined>) {
-    if (init !== undefined) {
-      for (const key in init) {
-        const value = init[key];
-        if (value === undefined || key.charCodeAt(0) === 58 /* ':' pseudo-header */) continue;
-        this.map.set(key, Array.isArray(value) ? value.join(", ") : value);
+  /** Request headers are read far more than written, so they are only copied on the first write or iteration. */
+  constructor(private readonly raw?: Record<string, string | string[] | undefined>) {}
+
+  private get map(): Map<string, string> {
+    if (this.built === undefined) {
+      this.built = new Map();
+      const raw = this.raw;
+      if (raw !== undefined) {
+        for (const key in raw) {
+          const value = raw[key];
+          if (value === undefined || key.charCodeAt(0) === 58 /* ':' pseudo-header */) continue;
+          this.built.set(key, Array.isArray(value) ? value.join(", ") : value);
+        }
       }
     }
+    return this.built;
   }
 
   get(name: string): string | null {
+    if (this.built === undefined && this.raw !== undefined) {
+      const key = name.toLowerCase();
+      if (key.charCodeAt(0) === 58) return null;
+      const value = this.raw[key];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    }
     return this.map.get(name.toLowerCase()) ?? null;
   }
 
   has(name: string): boolean {
-    return this.map.has(name.toLowerCase());
+    return this.get(name) !== null;
   }
 
   set(name: string, value: string): void {
