@@ -111,20 +111,33 @@ export function userToPb(user: User, mask?: Set<UserField>): UserPb {
   });
 }
 
+/**
+ * Chat messages go to many subscribers at once: each stored message maps to
+ * one frozen proto message, which transports may serialize once for all.
+ */
+const chatPbCache = new WeakMap<ChatMessage, ChatMessagePb>();
+
 export function chatToPb(message: ChatMessage): ChatMessagePb {
-  return create(ChatMessageSchema, {
-    id: BigInt(message.id),
-    fromUserId: BigInt(message.fromUserId),
-    fromUsername: message.fromUsername,
-    toUserId: BigInt(message.toUserId),
-    content: message.content,
-    timestamp: BigInt(message.createdAt),
-    type: kindToPb[message.kind],
-  });
+  let pb = chatPbCache.get(message);
+  if (pb === undefined) {
+    pb = Object.freeze(
+      create(ChatMessageSchema, {
+        id: BigInt(message.id),
+        fromUserId: BigInt(message.fromUserId),
+        fromUsername: message.fromUsername,
+        toUserId: BigInt(message.toUserId),
+        content: message.content,
+        timestamp: BigInt(message.createdAt),
+        type: kindToPb[message.kind],
+      }),
+    );
+    chatPbCache.set(message, pb);
+  }
+  return pb;
 }
 
 /** The keep-alive frame of SubscribeChat: id 0 and nothing else. */
-export const chatKeepalive: ChatMessagePb = create(ChatMessageSchema, {});
+export const chatKeepalive: ChatMessagePb = Object.freeze(create(ChatMessageSchema, {}));
 
 /** Converts a wire int64 id to a number, rejecting ids JavaScript cannot hold exactly. */
 export function idFromPb(value: bigint, field: string): number {

@@ -57,11 +57,14 @@ function frame(payload: Uint8Array): Buffer {
 }
 
 describe("the gRPC fast path", () => {
-  it("serves every unary method of the registered services", () => {
+  it("serves every unary and server-streaming method of the registered services", () => {
     expect([...server.app.fastPath.procedures].sort()).toEqual(
       [
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/List",
+        "/grpc.health.v1.Health/Watch",
+        "/user.UserService/ListUsers",
+        "/user.UserService/SubscribeChat",
         "/user.AuthService/Login",
         "/user.AuthService/RefreshToken",
         "/user.AuthService/WhoAmI",
@@ -158,5 +161,52 @@ describe("the gRPC fast path", () => {
     } finally {
       await slow.close();
     }
+  });
+
+  it("streams ListUsers with backpressure and ends with status in trailers", async () => {
+    const admin = clientsFor("grpc", server.url, { token });
+    for (let i = 0; i < 30; i++) await admin.users.createUser({ username: `fast_${i}`, email: `fast_${i}@example.com`, password: "password123" });
+    const before = server.app.fastPath.served;
+    const names: string[] = [];
+    for await (const u of admin.users.listUsers({ search: "fast_", pageSize: 100, sortBy: "username" })) names.push(u.username);
+    expect(server.app.fastPath.served).toBe(before + 1);
+    expect(names).toHaveLength(30);
+    expect(names[0]).toBe("fast_0");
+    // A failure before the first message is a trailers-only response with the right code.
+    const err = await failure((async () => {
+      for await (const _ of admin.users.listUsers({ sortBy: "password_hash" })) void _;
+    })());
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.findDetails(ValidationErrorSchema)[0]?.errors.map((e) => e.field)).toEqual(["sort_by"]);
+  });
+
+  it("ends a chat subscription when the client cancels, leaving no subscriber behind", async () => {
+    const controller = new AbortController();
+    const seen: bigint[] = [];
+    const reading = (async () => {
+      for await (const m of clientsFor("grpc", server.url, { token }).users.subscribeChat({}, { signal: controller.signal })) seen.push(m.id);
+    })();
+    const caught = reading.catch((error: unknown) => ConnectError.from(error));
+    // The keep-alive after the (empty) history shows the stream is up.
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(server.app.hub.subscriberCount()).toBe(1);
+    const sent = await clientsFor("grpc", server.url, { token }).users.sendChatMessage({ content: "over the fast path" });
+    while (seen.length < 2) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([0n, sent.message?.id]);
+    controller.abort();
+    expect(((await caught) as ConnectError).code).toBe(Code.Canceled);
+    for (let i = 0; i < 100 && server.app.hub.subscriberCount() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.app.hub.subscriberCount()).toBe(0);
+  });
+
+  it("ends a stream whose deadline passes with DEADLINE_EXCEEDED in its trailers", async () => {
+    const started = Date.now();
+    const err = await failure((async () => {
+      for await (const _ of clientsFor("grpc", server.url, { token }).users.subscribeChat({}, { timeoutMs: 300 })) void _;
+    })());
+    expect(err.code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    for (let i = 0; i < 100 && server.app.hub.subscriberCount() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.app.hub.subscriberCount()).toBe(0);
   });
 });

@@ -1,5 +1,16 @@
 import type http2 from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  isMessage,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type DescService,
+  type Message,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -9,6 +20,8 @@ import {
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
+  type StreamRequest,
+  type StreamResponse,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
@@ -47,12 +60,11 @@ export interface GrpcFastPathOptions {
 }
 
 type UnaryNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+type StreamNext = (req: StreamRequest) => Promise<StreamResponse>;
 
-interface Route {
-  method: DescMethodUnary;
-  service: DescService;
-  next: UnaryNext;
-}
+type Route =
+  | { kind: "unary"; method: DescMethodUnary; service: DescService; next: UnaryNext }
+  | { kind: "server_streaming"; method: DescMethodServerStreaming; service: DescService; next: StreamNext };
 
 const CONTENT_TYPE_RESPONSE = "application/grpc+proto";
 const ACCEPT_ENCODING = "gzip, br";
@@ -67,32 +79,61 @@ interface CallState {
 export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
   const routes = new Map<string, Route>();
 
-  const addSpec = (spec: MethodImplSpec) => {
-    if (spec.kind !== "unary") return;
-    const method = spec.method;
-    const impl = spec.impl;
-    const inner: UnaryNext = async (req) => {
-      const state = (req as unknown as Record<symbol, CallState>)[kContext];
-      if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
-      const context = state.context;
-      // Interceptors usually pass the request on as it is; only a replaced one needs a merged context.
-      const merged: HandlerContext =
-        req.header === context.requestHeader && req.contextValues === context.values
-          ? context
-          : Object.assign(Object.create(context) as HandlerContext, { requestHeader: req.header, values: req.contextValues });
-      const output = await impl(req.message, merged);
-      return {
-        stream: false,
-        service: method.parent,
-        method,
-        header: context.responseHeader,
-        trailer: context.responseTrailer,
-        message: isMessage(output, method.output) ? output : create(method.output as DescMessage, output as never),
-      } as UnaryResponse;
-    };
+  const contextOf = (req: UnaryRequest | StreamRequest): HandlerContext => {
+    const state = (req as unknown as Record<symbol, CallState>)[kContext];
+    if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
+    const context = state.context;
+    // Interceptors usually pass the request on as it is; only a replaced one needs a merged context.
+    return req.header === context.requestHeader && req.contextValues === context.values
+      ? context
+      : Object.assign(Object.create(context) as HandlerContext, { requestHeader: req.header, values: req.contextValues });
+  };
+  const chain = <T>(inner: T): T => {
     let next = inner;
-    for (const interceptor of [...options.interceptors].reverse()) next = interceptor(next as never) as UnaryNext;
-    routes.set(`/${method.parent.typeName}/${method.name}`, { method: method as DescMethodUnary, service: method.parent, next });
+    for (const interceptor of [...options.interceptors].reverse()) next = interceptor(next as never) as T;
+    return next;
+  };
+
+  const addSpec = (spec: MethodImplSpec) => {
+    const method = spec.method;
+    const path = `/${method.parent.typeName}/${method.name}`;
+    if (spec.kind === "unary") {
+      const impl = spec.impl;
+      const output = method.output as DescMessage;
+      const inner: UnaryNext = async (req) => {
+        const context = contextOf(req);
+        const result = await impl(req.message, context);
+        return {
+          stream: false,
+          service: method.parent,
+          method,
+          header: context.responseHeader,
+          trailer: context.responseTrailer,
+          message: isMessage(result, output) ? result : create(output, result as never),
+        } as UnaryResponse;
+      };
+      routes.set(path, { kind: "unary", method: method as DescMethodUnary, service: method.parent, next: chain(inner) });
+    } else if (spec.kind === "server_streaming") {
+      const impl = spec.impl;
+      const output = method.output as DescMessage;
+      const inner: StreamNext = async (req) => {
+        const context = contextOf(req);
+        let input: unknown;
+        for await (const m of req.message) input = m;
+        const results = impl(input as never, context);
+        return {
+          stream: true,
+          service: method.parent,
+          method,
+          header: context.responseHeader,
+          trailer: context.responseTrailer,
+          message: (async function* () {
+            for await (const result of results) yield isMessage(result, output) ? result : create(output, result as never);
+          })(),
+        } as StreamResponse;
+      };
+      routes.set(path, { kind: "server_streaming", method: method as DescMethodServerStreaming, service: method.parent, next: chain(inner) });
+    }
   };
 
   const recorder = {
@@ -243,7 +284,8 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
     deadline = setTimeout(() => {
       const error = new ConnectError("the operation timed out", Code.DeadlineExceeded);
       call.abort(error);
-      if (!finished) {
+      // A unary call answers at once; a stream ends through its handler, which sees the abort, with the status in trailers.
+      if (!finished && route.kind === "unary") {
         cleanup();
         respondError(stream, error);
       }
@@ -317,7 +359,7 @@ async function invoke(
     url,
   };
   const request = {
-    stream: false,
+    stream: route.kind !== "unary",
     service: route.service,
     method: route.method,
     requestMethod: "POST",
@@ -327,19 +369,22 @@ async function invoke(
     },
     header: context.requestHeader,
     contextValues: values,
-    message,
+    message: route.kind === "unary" ? message : singleMessage(message),
     [kContext]: { context } satisfies CallState,
-  } as unknown as UnaryRequest;
+  };
+  if (route.kind === "server_streaming") {
+    await streamResponse(stream, route, options, request as unknown as StreamRequest, call, cleanup, responseHeader);
+    return;
+  }
 
   let response: UnaryResponse;
   try {
-    response = await route.next(request);
+    response = await route.next(request as unknown as UnaryRequest);
   } catch (error) {
     cleanup();
     if (stream.destroyed || stream.closed) return;
-    const connectError = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
     // Response headers set before the failure still go out, as Connect sends them.
-    respondError(stream, connectError, responseHeader);
+    respondError(stream, toConnectError(error), responseHeader);
     return;
   }
   cleanup();
@@ -348,15 +393,11 @@ async function invoke(
     respondError(stream, ConnectError.from(call.abortReason));
     return;
   }
-  const bytes = toBinary(route.method.output, response.message);
-  if (bytes.length > options.writeMaxBytes) {
-    respondError(stream, new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${options.writeMaxBytes}`, Code.ResourceExhausted));
+  const frame = encodeFrame(route.method.output, response.message, options.writeMaxBytes);
+  if (frame instanceof ConnectError) {
+    respondError(stream, frame);
     return;
   }
-  const frame = Buffer.allocUnsafe(5 + bytes.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, 5);
   const head = copyInto(response.header, { ":status": "200", "content-type": CONTENT_TYPE_RESPONSE, "grpc-accept-encoding": ACCEPT_ENCODING });
   const trailer = copyInto(response.trailer, {});
   trailer["grpc-status"] = "0";
@@ -365,6 +406,121 @@ async function invoke(
     if (!stream.destroyed) stream.sendTrailers(trailer);
   });
   stream.end(frame);
+}
+
+function toConnectError(error: unknown): ConnectError {
+  return error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+}
+
+/** The request stream of a server-streaming call: its one message. */
+async function* singleMessage<T>(message: T): AsyncGenerator<T> {
+  yield message;
+}
+
+/**
+ * Encoded frames of messages sent to many streams at once (a chat message to
+ * every subscriber), so each is serialized once rather than once per stream.
+ */
+const frameCache = new WeakMap<object, Buffer>();
+
+/** One length-prefixed message, or RESOURCE_EXHAUSTED when it is over the write limit. */
+function encodeFrame(desc: DescMessage, message: Message, writeMaxBytes: number): Buffer | ConnectError {
+  const cached = frameCache.get(message);
+  if (cached !== undefined) return cached;
+  const bytes = toBinary(desc, message);
+  if (bytes.length > writeMaxBytes) {
+    return new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  }
+  const frame = Buffer.allocUnsafe(5 + bytes.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(bytes.length, 1);
+  frame.set(bytes, 5);
+  if (Object.isFrozen(message)) frameCache.set(message, frame);
+  return frame;
+}
+
+/** Resolves when the stream can take more data, or false when it closed first. */
+function drained(stream: http2.ServerHttp2Stream): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      stream.off("close", onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      stream.off("drain", onDrain);
+      resolve(false);
+    };
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
+  });
+}
+
+/**
+ * Writes a server stream: headers with the first message (so handlers may
+ * still set them), each message as it comes with backpressure, then the
+ * status in trailers; a failure before the first message is trailers-only.
+ */
+async function streamResponse(
+  stream: http2.ServerHttp2Stream,
+  route: Extract<Route, { kind: "server_streaming" }>,
+  options: GrpcFastPathOptions,
+  request: StreamRequest,
+  call: LazySignal,
+  cleanup: () => void,
+  earlyHeader: LightHeaders,
+): Promise<void> {
+  let response: StreamResponse;
+  try {
+    response = await route.next(request);
+  } catch (error) {
+    cleanup();
+    respondError(stream, toConnectError(error), earlyHeader);
+    return;
+  }
+  const iterator = response.message[Symbol.asyncIterator]();
+  let failure: ConnectError | undefined;
+  let headersSent = false;
+  const sendHeaders = () => {
+    headersSent = true;
+    stream.respond(copyInto(response.header, { ":status": "200", "content-type": CONTENT_TYPE_RESPONSE, "grpc-accept-encoding": ACCEPT_ENCODING }), {
+      waitForTrailers: true,
+    });
+  };
+  try {
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done === true) break;
+      if (stream.destroyed || stream.closed) break;
+      const frame = encodeFrame(route.method.output, step.value, options.writeMaxBytes);
+      if (frame instanceof ConnectError) throw frame;
+      if (!headersSent) sendHeaders();
+      if (!stream.write(frame) && !(await drained(stream))) break;
+    }
+  } catch (error) {
+    failure = toConnectError(error);
+  } finally {
+    cleanup();
+  }
+  if (stream.destroyed || stream.closed) {
+    // The client went away: let the handler's finally blocks run (leaving the chat hub, closing cursors).
+    void iterator.return?.()?.catch(() => {});
+    return;
+  }
+  if (!headersSent) {
+    if (failure !== undefined) {
+      respondError(stream, failure, earlyHeader);
+      return;
+    }
+    sendHeaders();
+  }
+  const trailer = new LightHeaders();
+  response.trailer.forEach((value, key) => trailer.set(key, value));
+  setTrailerStatus(trailer.asHeaders(), failure);
+  const trailers = trailer.toObject();
+  stream.once("wantTrailers", () => {
+    if (!stream.destroyed) stream.sendTrailers(trailers);
+  });
+  stream.end();
 }
 
 function copyInto(source: Headers, target: Record<string, string>): Record<string, string> {
