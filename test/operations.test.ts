@@ -374,12 +374,13 @@ describe("tracing", () => {
     expect(server.logs.find((l) => l["requestId"] === "traced-1")?.["traceId"]).toBe(traceId);
   });
 
-  it("is off without OTEL_EXPORTER_OTLP_ENDPOINT: no tracer, and storage is the adapter itself", async () => {
+  it("is off without OTEL_EXPORTER_OTLP_ENDPOINT: no tracer, and storage calls reach the adapter unwrapped", async () => {
     const storage = await openSqliteStorage({ file: sqliteFileIn(mkdtempSync(path.join(tmpdir(), "users-untraced-"))) });
     const plain = await startTestServer({ deps: { storage } });
     try {
       expect(plain.app.tracing).toBeUndefined();
-      expect(plain.app.storage).toBe(storage);
+      // The user cache wraps the user store only; a tracing wrapper would also replace the chat store.
+      expect(plain.app.storage.chat).toBe(storage.chat);
       const t = await loginToken(plain.url, "admin", TEST_ADMIN_PASSWORD);
       await clientsFor("connect", plain.url, { token: t }).users.getUser({ userId: 1n }, { headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } });
       expect(plain.logs.filter((l) => l["msg"] === "rpc").every((l) => !("traceId" in l))).toBe(true);
