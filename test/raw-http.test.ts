@@ -147,7 +147,7 @@ describe("plain HTTP clients on the same port", () => {
     const res = await fetch(`${server.url}/user.UserService/GetUser`, {
       method: "POST",
       headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", authorization: `Bearer ${token}` },
-      body: request,
+      body: new Uint8Array(request),
     });
     expect(res.status).toBe(200);
     const body = Buffer.from(await res.arrayBuffer());

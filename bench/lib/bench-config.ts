@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 /**
  * One place for every knob of a run (full vs smoke, durations, concurrency),
  * read from argv and env so CI and humans drive the same code.
@@ -52,7 +53,8 @@ export interface BenchConfig {
   pin: boolean;
 }
 
-const DEFAULT_PROJECT_COMMAND = "node --import tsx server/main.ts";
+/** The built server, as `npm start` runs it; from source through tsx when nothing is built yet. */
+const DEFAULT_PROJECT_COMMAND = existsSync("dist/server/main.js") ? "node dist/server/main.js" : "node --import tsx server/main.ts";
 
 function num(value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;

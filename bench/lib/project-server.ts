@@ -36,8 +36,9 @@ interface LoginReply {
 /** Why the project server cannot be benchmarked now, or undefined if it can. */
 export function projectUnavailableReason(ctx: RunContext): string | undefined {
   if (ctx.config.skipProject) return "skipped by --no-project / BENCH_SKIP_PROJECT=1";
-  const usesDefault = ctx.config.projectCommand.join(" ") === "node --import tsx server/main.ts";
-  if (usesDefault && !existsSync(join(process.cwd(), "server/main.ts"))) return "server/main.ts does not exist yet";
+  const command = ctx.config.projectCommand.join(" ");
+  if (command === "node --import tsx server/main.ts" && !existsSync(join(process.cwd(), "server/main.ts"))) return "server/main.ts does not exist yet";
+  if (command === "node dist/server/main.js" && !existsSync(join(process.cwd(), "dist/server/main.js"))) return "dist/server/main.js is not built (npm run build)";
   return undefined;
 }
 

@@ -1,16 +1,19 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import { resourceExhausted } from "../domain/errors.js";
+import { resourceExhausted, unavailable } from "../domain/errors.js";
 
 /**
- * Counts failed logins per account and per client address, so password
+ * Counts login attempts per account and per client address, so password
  * guessing is slowed down without locking out other accounts.
+ *
+ * An attempt is counted before the password is checked, so a burst of
+ * parallel guesses cannot all pass the check while the first ones are still
+ * hashing; a successful login hands its attempts back.
  */
 export interface LoginThrottle {
-  /** Throws RESOURCE_EXHAUSTED with a retry delay while the account or address is throttled. */
-  assertAllowed(account: string, address: string): Promise<void>;
-  recordFailure(account: string, address: string): Promise<void>;
-  /** A successful login clears the account's failures (not the address's). */
-  recordSuccess(account: string): Promise<void>;
+  /** Counts one attempt; throws RESOURCE_EXHAUSTED with a retry delay once the account or the address is over its limit. */
+  begin(account: string, address: string): Promise<void>;
+  /** A successful login clears the account's failures and returns the address's attempt. */
+  succeeded(account: string, address: string): Promise<void>;
 }
 
 export interface LoginThrottleOptions {
@@ -23,8 +26,16 @@ export interface LoginThrottleOptions {
 /** An address may fail this many times more than one account, since many people can share one address. */
 export const ADDRESS_FAILURE_FACTOR = 4;
 
-function retryMs(res: RateLimiterRes | null): number {
-  return Math.max(1000, Math.ceil(res?.msBeforeNext ?? 1000));
+function retryMs(res: RateLimiterRes): number {
+  return Math.max(1000, Math.ceil(res.msBeforeNext));
+}
+
+/** Longest account key kept; no username or email is longer, and a huge one must not become a huge counter key. */
+const ACCOUNT_KEY_MAX = 320;
+
+/** Usernames and emails are matched case-insensitively, so their attempts must be counted that way too. */
+export function accountKey(account: string): string {
+  return account.slice(0, ACCOUNT_KEY_MAX * 2).trim().toLowerCase().slice(0, ACCOUNT_KEY_MAX);
 }
 
 /** Login throttling on rate-limiter-flexible; memory by default, Redis when replicas must share it. */
@@ -36,26 +47,33 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     points: options.maxFailures * ADDRESS_FAILURE_FACTOR,
     duration: options.windowSeconds,
   });
-  const accountKey = (account: string) => account.trim().toLowerCase();
+
+  /** Consumes one point; true when the limiter refused, throws when the limiter's store failed. */
+  const refused = async (limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | undefined> => {
+    try {
+      await limiter.consume(key);
+      return undefined;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return rejection;
+      // Failing closed: without its counters the throttle cannot tell a guesser from a user.
+      throw unavailable("login is temporarily unavailable; try again shortly");
+    }
+  };
 
   return {
-    async assertAllowed(account, address) {
-      const [a, b] = await Promise.all([accounts.get(accountKey(account)), addresses.get(address)]);
-      if (a !== null && a.consumedPoints >= options.maxFailures) {
-        const ms = retryMs(a);
+    async begin(account, address) {
+      const [byAccount, byAddress] = await Promise.all([refused(accounts, accountKey(account)), refused(addresses, address)]);
+      if (byAccount !== undefined) {
+        const ms = retryMs(byAccount);
         throw resourceExhausted(`too many failed logins for this account; retry in ${Math.ceil(ms / 1000)} s`, ms);
       }
-      if (b !== null && b.consumedPoints >= options.maxFailures * ADDRESS_FAILURE_FACTOR) {
-        const ms = retryMs(b);
+      if (byAddress !== undefined) {
+        const ms = retryMs(byAddress);
         throw resourceExhausted(`too many failed logins from this address; retry in ${Math.ceil(ms / 1000)} s`, ms);
       }
     },
-    async recordFailure(account, address) {
-      // consume() rejects once the points are gone; that is the state assertAllowed reads next time.
-      await Promise.allSettled([accounts.consume(accountKey(account)), addresses.consume(address)]);
-    },
-    async recordSuccess(account) {
-      await accounts.delete(accountKey(account));
+    async succeeded(account, address) {
+      await Promise.all([accounts.delete(accountKey(account)), addresses.reward(address, 1)]);
     },
   };
 }

@@ -1,0 +1,55 @@
+import { ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+
+/** Rejects when the signal aborts, with the reason Connect gave it (DEADLINE_EXCEEDED for a passed deadline). */
+function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(ConnectError.from(signal.reason));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => onAbort !== undefined && signal.removeEventListener("abort", onAbort) };
+}
+
+/** Waits for `work`, but fails as soon as the signal aborts; a late failure of `work` is then ignored. */
+async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = whenAborted(signal);
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, aborted.promise]);
+  } finally {
+    aborted.dispose();
+  }
+}
+
+/**
+ * Connect aborts the handler's signal when the caller's deadline passes, but
+ * still waits for the handler and then answers OK. This makes the caller get
+ * DEADLINE_EXCEEDED on time: a unary call (or the wait for a stream's next
+ * message) fails the moment the signal aborts, and handlers that watch the
+ * signal (storage streams, chat) stop their work.
+ */
+export function createDeadlineInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const res: UnaryResponse | StreamResponse = await raceSignal(next(req), req.signal);
+    if (!res.stream) return res;
+    const signal = req.signal;
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        const it = messages[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const step = await raceSignal(it.next(), signal);
+            if (step.done === true) return;
+            yield step.value;
+          }
+        } finally {
+          // Lets the handler's finally blocks run (closing cursors, leaving the chat hub) once it is free to.
+          void it.return?.()?.catch(() => {});
+        }
+      })(),
+    } as typeof res;
+  };
+}
