@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValidationErrorSchema } from "../../gen/common/error_pb.js";
 import { GetUserRequestSchema, GetUserResponseSchema, UserService } from "../../gen/user/user_pb.js";
 import { clientsFor, loginToken } from "../../test/support/clients.js";
+import { encodeGrpcMessage } from "./grpc-fast-path.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "../../test/support/test-server.js";
 
 let server: TestServer;
@@ -55,6 +56,15 @@ function frame(payload: Uint8Array): Buffer {
   out.set(payload, 5);
   return out;
 }
+
+describe("encodeGrpcMessage", () => {
+  it("percent-encodes only bytes outside printable ASCII, and the percent sign", () => {
+    expect(encodeGrpcMessage("invalid request: a, b; c/d?")).toBe("invalid request: a, b; c/d?");
+    expect(encodeGrpcMessage("50% off")).toBe("50%25 off");
+    expect(encodeGrpcMessage("naïve\nline")).toBe("na%C3%AFve%0Aline");
+    expect(decodeURIComponent(encodeGrpcMessage("密码 100% é"))).toBe("密码 100% é");
+  });
+});
 
 describe("the gRPC fast path", () => {
   it("serves every unary and server-streaming method of the registered services", () => {

@@ -171,11 +171,31 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
   };
 }
 
+/**
+ * Percent-encodes grpc-message as the gRPC spec asks: only bytes outside
+ * printable ASCII, and "%". Connect encodes with encodeURIComponent, which
+ * grpc-js clients decode with decodeURI, so they would see "%3A" for ":".
+ */
+export function encodeGrpcMessage(message: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(message)) return message;
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** grpc-status, grpc-message and grpc-status-details-bin for an outcome, as Connect writes them but with the spec's message encoding. */
+function setStatus(target: LightHeaders, error: ConnectError | undefined): void {
+  setTrailerStatus(target.asHeaders(), error);
+  if (error !== undefined) target.set("grpc-message", encodeGrpcMessage(error.rawMessage));
+}
+
 /** Sends a trailers-only response carrying the error, as gRPC servers do for failures before any message. */
 function respondError(stream: http2.ServerHttp2Stream, error: ConnectError, header?: LightHeaders): void {
   if (stream.destroyed || stream.closed) return;
   const out = header ?? new LightHeaders();
-  setTrailerStatus(out.asHeaders(), error);
+  setStatus(out, error);
   if (stream.headersSent) {
     // Headers already went out: the status must travel as trailers.
     stream.close(0);
@@ -515,7 +535,7 @@ async function streamResponse(
   }
   const trailer = new LightHeaders();
   response.trailer.forEach((value, key) => trailer.set(key, value));
-  setTrailerStatus(trailer.asHeaders(), failure);
+  setStatus(trailer, failure);
   const trailers = trailer.toObject();
   stream.once("wantTrailers", () => {
     if (!stream.destroyed) stream.sendTrailers(trailers);
