@@ -275,7 +275,10 @@ describe.skipIf(!available)("two replicas sharing PostgreSQL and Redis", () => {
     const healthOnA = createRpcClient(Health, transportFor("grpc", a.url));
     await pgProxy.cut();
     try {
-      const failure = await onA.getUser({ userId: alice.id }).catch((e: unknown) => e);
+      // A listing must reach the database (a single user may be answered from A's user cache).
+      const failure = await (async () => {
+        for await (const _ of onA.listUsers({})) void _;
+      })().catch((e: unknown) => e);
       expect(codeOf(failure)).toBe(Code.Unavailable);
       expect((failure as ConnectError).rawMessage).toBe("the database is unavailable; retry shortly");
       const signUp = await anonymousOnB.createUser({ username: "dave", email: "dave@example.com", password: PASSWORD }).catch((e: unknown) => e);
@@ -289,7 +292,11 @@ describe.skipIf(!available)("two replicas sharing PostgreSQL and Redis", () => {
       await pgProxy.restore();
     }
     await until(async () => ((await fetch(`${b.url}/readyz`)).status === 200 ? true : undefined), "B ready again");
-    await until(async () => ((await onA.getUser({ userId: alice.id })).user?.username === "alice" ? true : undefined), "A serving again");
+    await until(async () => {
+      const names: string[] = [];
+      for await (const u of onA.listUsers({ search: "alice" })) names.push(u.username);
+      return names.includes("alice") ? true : undefined;
+    }, "A serving again");
     const dave = await anonymousOnB.createUser({ username: "dave", email: "dave@example.com", password: PASSWORD });
     expect(dave.user?.username).toBe("dave");
     // Nothing during the outage was reported as an unexpected (INTERNAL) failure.
