@@ -39,6 +39,9 @@ import type { Storage } from "./storage/ports.js";
 import { withUserCache } from "./cache/cached-storage.js";
 import { createLocalInvalidationChannel, type InvalidationChannel } from "./cache/invalidation-channel.js";
 import { createClientAddressResolver } from "./transport/client-address.js";
+import { CallValues } from "./transport/context-values.js";
+import { createConnectFastPath, type ConnectFastPath } from "./transport/connect-fast-path.js";
+import { CallTracker, createFastRoutes } from "./transport/fast-routes.js";
 import { createGrpcFastPath, type GrpcFastPath } from "./transport/grpc-fast-path.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
 
@@ -82,8 +85,10 @@ export interface App {
   metrics: ServerMetrics;
   /** Span export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (or deps.tracing given). */
   tracing: Tracing | undefined;
-  /** The direct gRPC unary path in front of the Connect router. */
+  /** The direct gRPC path in front of the Connect router. */
   fastPath: GrpcFastPath;
+  /** The direct Connect unary path for HTTP/1.1. */
+  connectFastPath: ConnectFastPath;
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), existsSync(new URL("../package.json", import.meta.url)) ? ".." : "../..");
@@ -150,16 +155,26 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   // Aborted SHUTDOWN_TIMEOUT_MS after close begins, like connect-fastify's own shutdown signal.
   const fastPathShutdown = new AbortController();
   const clientAddress = createClientAddressResolver(config.trustProxy);
-  // gRPC unary calls with the binary codec skip Fastify and Connect's generic pipeline; same handlers, same interceptors.
-  const fastPath = createGrpcFastPath({
-    register: registerAll,
-    interceptors,
+  // Hot calls skip Fastify and Connect's generic pipeline; same handlers, same interceptors.
+  const fastRoutes = createFastRoutes({ register: registerAll, interceptors });
+  const calls = new CallTracker(fastPathShutdown.signal);
+  const limits = {
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     maxTimeoutMs: config.maxTimeoutMs > 0 ? config.maxTimeoutMs : Number.POSITIVE_INFINITY,
-    shutdownSignal: fastPathShutdown.signal,
+  };
+  const fastPath = createGrpcFastPath({
+    routes: fastRoutes,
+    calls,
+    ...limits,
     contextValues: (stream, headers) =>
-      createContextValues().set(clientAddressKey, clientAddress(stream.session?.socket?.remoteAddress, headers["x-forwarded-for"])),
+      new CallValues().set(clientAddressKey, clientAddress(stream.session?.socket?.remoteAddress, headers["x-forwarded-for"])),
+  });
+  const connectFastPath = createConnectFastPath({
+    routes: fastRoutes,
+    calls,
+    ...limits,
+    contextValues: (req) => new CallValues().set(clientAddressKey, clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"])),
   });
 
   let server: OnePortServer | undefined;
@@ -179,6 +194,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
               ? { certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.tlsClientCa }
               : undefined,
           fastPath,
+          connectFastPath,
         },
         handler as Parameters<typeof createOnePortServer>[1],
       );
@@ -251,5 +267,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   if (server === undefined) throw new Error("fastify did not create the server");
-  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic, health, metrics, tracing, fastPath };
+  return { fastify, storage, server, hub, directory, authenticator, tokens, isPublic, health, metrics, tracing, fastPath, connectFastPath };
 }

@@ -5,13 +5,25 @@ import { userLimits } from "./user-rules.js";
 import type { LoginThrottle } from "../security/login-throttle.js";
 import type { PasswordHasher } from "../security/password-hasher.js";
 import type { IssuedToken, TokenService } from "../security/token-service.js";
-import type { UserStore } from "../storage/ports.js";
+import type { StoredUser, UserStore } from "../storage/ports.js";
 
 export interface AuthenticatorDeps {
   users: UserStore;
   hasher: PasswordHasher;
   tokens: TokenService;
   throttle: LoginThrottle;
+}
+
+/** Rows are immutable snapshots, so one principal per row serves every call while the row is cached. */
+const principals = new WeakMap<StoredUser, Principal>();
+
+function principalOf(stored: StoredUser): Principal {
+  let principal = principals.get(stored);
+  if (principal === undefined) {
+    principal = Object.freeze({ userId: stored.id, username: stored.username, roles: stored.roles, isAdmin: stored.roles.includes(ADMIN_ROLE) });
+    principals.set(stored, principal);
+  }
+  return principal;
 }
 
 /** One message for every failed login, so it never tells whether the account exists. */
@@ -55,12 +67,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       const claims = await tokens.verify(token);
       const stored = await users.getById(claims.userId);
       if (stored === undefined || stored.status !== "active") throw unauthenticated("account is not active");
-      return {
-        userId: stored.id,
-        username: stored.username,
-        roles: stored.roles,
-        isAdmin: stored.roles.includes(ADMIN_ROLE),
-      };
+      return principalOf(stored);
     },
 
     /** Issues a fresh token for a caller whose token was just verified. */

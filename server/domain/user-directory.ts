@@ -12,10 +12,22 @@ import {
 import type { PasswordHasher } from "../security/password-hasher.js";
 import type { StoredUser, UserStore } from "../storage/ports.js";
 
+/**
+ * Stored rows are immutable snapshots (a change makes a new one), so the
+ * public view of a row is made once; the user cache hands out the same row
+ * to every call, which then shares this view and whatever is derived from it.
+ */
+const publicViews = new WeakMap<StoredUser, User>();
+
 /** Removes the password hash, so nothing above this layer can leak it. */
 export function publicUser(stored: StoredUser): User {
-  const { passwordHash: _hash, ...user } = stored;
-  return user;
+  let view = publicViews.get(stored);
+  if (view === undefined) {
+    const { passwordHash: _hash, ...user } = stored;
+    view = Object.freeze(user) as User;
+    publicViews.set(stored, view);
+  }
+  return view;
 }
 
 export interface UserDirectoryDeps {
@@ -153,7 +165,11 @@ export function createUserDirectory(deps: UserDirectoryDeps) {
       accessPolicy.assertMayListStatus(principal, query.status);
       const rows = users.list(query, signal);
       return (async function* () {
-        for await (const row of rows) yield publicUser(row);
+        // Listed rows are fresh objects seen once: strip the hash without remembering the view.
+        for await (const row of rows) {
+          const { passwordHash: _hash, ...user } = row;
+          yield user;
+        }
       })();
     },
   };

@@ -31,6 +31,8 @@ async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
  */
 export function createDeadlineInterceptor(): Interceptor {
   return (next) => async (req) => {
+    // A unary call without a deadline has nothing to race: watching its signal would only cost a listener per call.
+    if (!req.stream && req.header.get("grpc-timeout") === null && req.header.get("connect-timeout-ms") === null) return next(req);
     const res: UnaryResponse | StreamResponse = await raceSignal(next(req), req.signal);
     if (!res.stream) return res;
     const signal = req.signal;

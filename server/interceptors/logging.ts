@@ -77,7 +77,7 @@ export function createLoggingInterceptor(appLogger: Logger): Interceptor {
       if (traceId !== undefined) line["traceId"] = traceId;
       if (error !== undefined) line["error"] = ConnectError.from(error).rawMessage;
       if (debug) line["requestHeaders"] = redactHeaders(req.header);
-      logger[levelFor(code)]({ ...line, ...extra }, "rpc");
+      logger[levelFor(code)](extra === undefined ? line : Object.assign(line, extra), "rpc");
     };
     const debugMessage = (direction: "in" | "out", body: unknown) =>
       logger.debug({ requestId, procedure, direction, body }, "rpc message");

@@ -107,9 +107,9 @@ describe("tracing interceptor and traced storage", () => {
     const server = spans.find((s) => s.name === "user.UserService/ListUsers");
     const count = spans.find((s) => s.name === "users.count");
     expect(count?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId);
-    // The server span ended after the storage call it contains.
+    // The server span ended after the storage call it contains (OTel's clock anchoring can differ by a few microseconds between spans).
     const endMs = (t: [number, number]) => t[0] * 1e3 + t[1] / 1e6;
-    expect(endMs(server!.endTime)).toBeGreaterThanOrEqual(endMs(count!.endTime));
+    expect(endMs(server!.endTime)).toBeGreaterThanOrEqual(endMs(count!.endTime) - 0.1);
   });
 
   it("leaves storage calls made outside any traced call alone", async () => {

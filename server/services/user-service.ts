@@ -9,6 +9,7 @@ import {
   SendChatMessageResponseSchema,
   UpdateUserResponseSchema,
   type BatchItemError,
+  type GetUserResponse,
   type CreateUserRequest,
   type UserService,
 } from "../../gen/user/user_pb.js";
@@ -50,6 +51,23 @@ function newUserInput(req: CreateUserRequest): NewUserInput {
   };
 }
 
+const notFoundResponse = Object.freeze(create(GetUserResponseSchema, { found: false }));
+
+/**
+ * The full GetUser answer for one user view, made once: views are immutable
+ * and shared while the user is cached, and a frozen answer lets the gRPC fast
+ * path reuse its encoding.
+ */
+const foundResponses = new WeakMap<User, GetUserResponse>();
+function foundResponse(user: User): GetUserResponse {
+  let response = foundResponses.get(user);
+  if (response === undefined) {
+    response = Object.freeze(create(GetUserResponseSchema, { user: Object.freeze(userToPb(user)), found: true }));
+    foundResponses.set(user, response);
+  }
+  return response;
+}
+
 /** The UserService handlers: each maps the request to one domain call and the result back, nothing else. */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
   const { directory, hub } = deps;
@@ -59,8 +77,8 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     async getUser(req, ctx) {
       const mask = parseFieldMask(req.fields);
       const user = await directory.getUser(ctx.values.get(principalKey), idFromPb(req.userId, "user_id"));
-      if (user === undefined) return create(GetUserResponseSchema, { found: false });
-      return create(GetUserResponseSchema, { user: userToPb(user, mask), found: true });
+      if (user === undefined) return notFoundResponse;
+      return mask === undefined ? foundResponse(user) : create(GetUserResponseSchema, { user: userToPb(user, mask), found: true });
     },
 
     async createUser(req, ctx) {

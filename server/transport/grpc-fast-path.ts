@@ -1,39 +1,17 @@
 import type http2 from "node:http2";
-import {
-  create,
-  fromBinary,
-  isMessage,
-  toBinary,
-  type DescMessage,
-  type DescMethod,
-  type DescMethodServerStreaming,
-  type DescMethodUnary,
-  type DescService,
-  type Message,
-} from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  createServiceImplSpec,
-  type ConnectRouter,
-  type ContextValues,
-  type HandlerContext,
-  type Interceptor,
-  type MethodImplSpec,
-  type StreamRequest,
-  type StreamResponse,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
+import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { copyInto, LazySignal, startCall, toConnectError, type CallTracker, type Route } from "./fast-routes.js";
 import { LightHeaders } from "./light-headers.js";
 
 /**
- * A direct gRPC path for unary calls: the same service implementations and
- * the same interceptors as the Connect router, without its per-call chain of
- * async iterables, WHATWG Headers and the Fastify/compat request objects.
- * Anything it does not handle exactly (compression, JSON codec, streaming,
- * other protocols) is left to the regular Connect router.
+ * A direct gRPC path for unary and server-streaming calls: the same service
+ * implementations and the same interceptors as the Connect router, without
+ * its per-call chain of async iterables, WHATWG Headers and the
+ * Fastify/compat request objects. Anything it does not handle exactly
+ * (compression, JSON codec, client and bidi streams, other protocols) is
+ * left to the regular Connect router.
  */
 export interface GrpcFastPath {
   /** Serves the stream and returns true when it is a call this path handles; false leaves it untouched. */
@@ -45,110 +23,23 @@ export interface GrpcFastPath {
 }
 
 export interface GrpcFastPathOptions {
-  /** Registers the services, exactly as given to the Connect router. */
-  register: (router: ConnectRouter) => void;
-  /** The router's interceptors, outermost first. */
-  interceptors: Interceptor[];
+  /** The routes, with their interceptor chains, shared with the other fast paths. */
+  routes: Map<string, Route>;
+  /** Tracks calls in flight, so shutdown can abort them. */
+  calls: CallTracker;
   readMaxBytes: number;
   writeMaxBytes: number;
   /** Deadlines longer than this are refused, as Connect does. */
   maxTimeoutMs: number;
-  /** Aborts in-flight calls, e.g. when shutdown has waited long enough. */
-  shutdownSignal?: AbortSignal;
   /** Context values for a call, as the Connect plugin's contextValues option makes them. */
   contextValues: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => ContextValues;
 }
 
-type UnaryNext = (req: UnaryRequest) => Promise<UnaryResponse>;
-type StreamNext = (req: StreamRequest) => Promise<StreamResponse>;
-
-type Route =
-  | { kind: "unary"; method: DescMethodUnary; service: DescService; next: UnaryNext }
-  | { kind: "server_streaming"; method: DescMethodServerStreaming; service: DescService; next: StreamNext };
-
 const CONTENT_TYPE_RESPONSE = "application/grpc+proto";
 const ACCEPT_ENCODING = "gzip, br";
-/** The context of a call travels to the innermost handler through this field of the request object. */
-const kContext = Symbol("fast-path-context");
-
-interface CallState {
-  context: HandlerContext;
-}
-
 /** Builds the fast path from the same registrations and interceptors the router gets. */
 export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
-  const routes = new Map<string, Route>();
-
-  const contextOf = (req: UnaryRequest | StreamRequest): HandlerContext => {
-    const state = (req as unknown as Record<symbol, CallState>)[kContext];
-    if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
-    const context = state.context;
-    // Interceptors usually pass the request on as it is; only a replaced one needs a merged context.
-    return req.header === context.requestHeader && req.contextValues === context.values
-      ? context
-      : Object.assign(Object.create(context) as HandlerContext, { requestHeader: req.header, values: req.contextValues });
-  };
-  const chain = <T>(inner: T): T => {
-    let next = inner;
-    for (const interceptor of [...options.interceptors].reverse()) next = interceptor(next as never) as T;
-    return next;
-  };
-
-  const addSpec = (spec: MethodImplSpec) => {
-    const method = spec.method;
-    const path = `/${method.parent.typeName}/${method.name}`;
-    if (spec.kind === "unary") {
-      const impl = spec.impl;
-      const output = method.output as DescMessage;
-      const inner: UnaryNext = async (req) => {
-        const context = contextOf(req);
-        const result = await impl(req.message, context);
-        return {
-          stream: false,
-          service: method.parent,
-          method,
-          header: context.responseHeader,
-          trailer: context.responseTrailer,
-          message: isMessage(result, output) ? result : create(output, result as never),
-        } as UnaryResponse;
-      };
-      routes.set(path, { kind: "unary", method: method as DescMethodUnary, service: method.parent, next: chain(inner) });
-    } else if (spec.kind === "server_streaming") {
-      const impl = spec.impl;
-      const output = method.output as DescMessage;
-      const inner: StreamNext = async (req) => {
-        const context = contextOf(req);
-        let input: unknown;
-        for await (const m of req.message) input = m;
-        const results = impl(input as never, context);
-        return {
-          stream: true,
-          service: method.parent,
-          method,
-          header: context.responseHeader,
-          trailer: context.responseTrailer,
-          message: (async function* () {
-            for await (const result of results) yield isMessage(result, output) ? result : create(output, result as never);
-          })(),
-        } as StreamResponse;
-      };
-      routes.set(path, { kind: "server_streaming", method: method as DescMethodServerStreaming, service: method.parent, next: chain(inner) });
-    }
-  };
-
-  const recorder = {
-    handlers: [],
-    service(service: DescService, impl: object) {
-      const spec = createServiceImplSpec(service, impl as never);
-      for (const methodSpec of Object.values(spec.methods)) addSpec(methodSpec as MethodImplSpec);
-      return recorder;
-    },
-    rpc(method: DescMethod, impl: unknown) {
-      addSpec({ kind: method.methodKind, method, impl } as MethodImplSpec);
-      return recorder;
-    },
-  };
-  options.register(recorder as unknown as ConnectRouter);
+  const routes = options.routes;
 
   let served = 0;
   return {
@@ -225,55 +116,9 @@ function unframe(body: Buffer, readMaxBytes: number): Buffer | ConnectError {
   return body.subarray(5);
 }
 
-/**
- * The cancellation signal of one call, made only when something asks for it:
- * most unary calls finish without anyone looking, and an AbortController per
- * call showed up in profiles.
- */
-class LazySignal {
-  private controller: AbortController | undefined;
-  private reason: unknown;
-  aborted = false;
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
-  }
-
-  get abortReason(): unknown {
-    return this.reason;
-  }
-}
-
-/** Calls in flight, so shutdown can abort them without a listener per call. */
-const inFlightByOptions = new WeakMap<GrpcFastPathOptions, Set<LazySignal>>();
-
-function inFlightFor(options: GrpcFastPathOptions): Set<LazySignal> {
-  let set = inFlightByOptions.get(options);
-  if (set === undefined) {
-    const calls = new Set<LazySignal>();
-    set = calls;
-    inFlightByOptions.set(options, calls);
-    options.shutdownSignal?.addEventListener("abort", () => {
-      for (const call of calls) call.abort(options.shutdownSignal?.reason);
-    });
-  }
-  return set;
-}
-
 function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route, options: GrpcFastPathOptions): void {
   const call = new LazySignal();
-  const inFlight = inFlightFor(options);
+  const inFlight = options.calls;
   let finished = false;
   let deadline: NodeJS.Timeout | undefined;
   const cleanup = () => {
@@ -281,8 +126,7 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
     if (deadline !== undefined) clearTimeout(deadline);
     inFlight.delete(call);
   };
-  if (options.shutdownSignal?.aborted === true) call.abort(options.shutdownSignal.reason);
-  else inFlight.add(call);
+  inFlight.add(call);
   // A client that resets or disconnects cancels the call, so handlers can stop early.
   stream.once("close", () => {
     if (!finished) {
@@ -358,48 +202,24 @@ async function invoke(
   deadlineAt: number | undefined,
   cleanup: () => void,
 ): Promise<void> {
-  const requestHeader = new LightHeaders(headers as Record<string, string | string[] | undefined>);
-  const responseHeader = new LightHeaders();
-  const responseTrailer = new LightHeaders();
-  const url = `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`;
-  const values = options.contextValues(stream, headers);
-  const context: HandlerContext = {
-    method: route.method,
-    service: route.service,
-    get signal() {
-      return call.signal;
-    },
-    timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
-    requestMethod: "POST",
-    requestHeader: requestHeader.asHeaders(),
-    responseHeader: responseHeader.asHeaders(),
-    responseTrailer: responseTrailer.asHeaders(),
+  const { request, responseHeader } = startCall({
+    route,
+    signal: call,
+    requestHeader: new LightHeaders(headers as Record<string, string | string[] | undefined>),
+    values: options.contextValues(stream, headers),
+    deadlineAt,
     protocolName: "grpc",
-    values,
-    url,
-  };
-  const request = {
-    stream: route.kind !== "unary",
-    service: route.service,
-    method: route.method,
-    requestMethod: "POST",
-    url,
-    get signal() {
-      return call.signal;
-    },
-    header: context.requestHeader,
-    contextValues: values,
-    message: route.kind === "unary" ? message : singleMessage(message),
-    [kContext]: { context } satisfies CallState,
-  };
+    urlOf: () => `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
+    message,
+  });
   if (route.kind === "server_streaming") {
-    await streamResponse(stream, route, options, request as unknown as StreamRequest, call, cleanup, responseHeader);
+    await streamResponse(stream, route, options, request as StreamRequest, call, cleanup, responseHeader);
     return;
   }
 
   let response: UnaryResponse;
   try {
-    response = await route.next(request as unknown as UnaryRequest);
+    response = await route.next(request as UnaryRequest);
   } catch (error) {
     cleanup();
     if (stream.destroyed || stream.closed) return;
@@ -426,15 +246,6 @@ async function invoke(
     if (!stream.destroyed) stream.sendTrailers(trailer);
   });
   stream.end(frame);
-}
-
-function toConnectError(error: unknown): ConnectError {
-  return error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
-}
-
-/** The request stream of a server-streaming call: its one message. */
-async function* singleMessage<T>(message: T): AsyncGenerator<T> {
-  yield message;
 }
 
 /**
@@ -543,10 +354,3 @@ async function streamResponse(
   stream.end();
 }
 
-function copyInto(source: Headers, target: Record<string, string>): Record<string, string> {
-  if (source instanceof LightHeaders) return source.toObject(target);
-  source.forEach((value, key) => {
-    target[key] = value;
-  });
-  return target;
-}

@@ -4,6 +4,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
+import type { ConnectFastPath } from "./connect-fast-path.js";
 import type { GrpcFastPath } from "./grpc-fast-path.js";
 
 /** The HTTP/2 client connection preface; cleartext connections that start with it speak h2c. */
@@ -23,6 +24,8 @@ export interface OnePortOptions {
   idleSessionTimeoutMs?: number;
   /** Serves the calls it recognises straight off the HTTP/2 stream; everything else goes to the handler. */
   fastPath?: GrpcFastPath | undefined;
+  /** The same for Connect unary calls over HTTP/1.1. */
+  connectFastPath?: ConnectFastPath | undefined;
   /** HTTP/1.1: time allowed to send the request headers. */
   headersTimeoutMs?: number;
   /** HTTP/1.1: time allowed to send the whole request. */
@@ -81,6 +84,7 @@ export function createOnePortServer(options: OnePortOptions, handler: RequestHan
     },
     (req, res) => {
       closeIfAnsweredEarly(req, res);
+      if (options.connectFastPath?.handle(req, res) === true) return;
       (handler as (req: http.IncomingMessage, res: http.ServerResponse) => void)(req, res);
     },
   );
@@ -110,6 +114,8 @@ export function createOnePortServer(options: OnePortOptions, handler: RequestHan
         key: readFileSync(options.tls.keyFile),
         ...(mutual ? { ca: readFileSync(options.tls.clientCaFile as string), requestCert: true, rejectUnauthorized: true } : {}),
         ALPNProtocols: ["h2", "http/1.1"],
+        noDelay: true,
+        keepAlive: true,
         handshakeTimeout,
       },
       (socket) => {
@@ -119,7 +125,8 @@ export function createOnePortServer(options: OnePortOptions, handler: RequestHan
     );
     outer.on("tlsClientError", () => {});
   } else {
-    outer = net.createServer((socket) => routeBySniffing(socket, h2, toHttp1, handshakeTimeout));
+    // Nagle's algorithm would hold back small responses waiting for ACKs; RPC replies are small and latency-bound.
+    outer = net.createServer({ noDelay: true, keepAlive: true }, (socket) => routeBySniffing(socket, h2, toHttp1, handshakeTimeout));
   }
   // Node enforces headersTimeout/requestTimeout, and finds idle connections, only
   // for servers that heard 'listening'; h1 never listens itself, so tell it when

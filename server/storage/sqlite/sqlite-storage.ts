@@ -8,8 +8,12 @@ import type { Storage } from "../ports.js";
 import { sqliteMigrations } from "./migrations.js";
 import { withStatementCache } from "./statement-cache.js";
 
-/** Rows fetched per query while streaming, so a slow reader never holds SQLite's one connection. */
-const STREAM_CHUNK = 64;
+/**
+ * Rows fetched per query while streaming: small enough that a slow reader
+ * never holds SQLite's one connection for long, large enough that a page of
+ * 1000 costs a handful of queries.
+ */
+const STREAM_CHUNK = 250;
 
 const quirks: EngineQuirks = {
   caseInsensitiveLike: "like",

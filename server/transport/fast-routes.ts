@@ -1,0 +1,252 @@
+import {
+  create,
+  isMessage,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type DescService,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { LightHeaders } from "./light-headers.js";
+
+/**
+ * The routes the fast paths serve: every unary and server-streaming method
+ * registered on the Connect router, each with the router's interceptors
+ * already chained around its implementation, so a call runs exactly the code
+ * the router would run.
+ */
+export type UnaryNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+export type StreamNext = (req: StreamRequest) => Promise<StreamResponse>;
+
+export type Route =
+  | { kind: "unary"; method: DescMethodUnary; service: DescService; next: UnaryNext }
+  | { kind: "server_streaming"; method: DescMethodServerStreaming; service: DescService; next: StreamNext };
+
+/** The context of a call travels to the innermost handler through this field of the request object. */
+export const kContext = Symbol("fast-path-context");
+
+export interface CallState {
+  context: HandlerContext;
+}
+
+
+export interface FastRoutesOptions {
+  /** Registers the services, exactly as given to the Connect router. */
+  register: (router: ConnectRouter) => void;
+  /** The router's interceptors, outermost first. */
+  interceptors: Interceptor[];
+}
+
+/** Records the registrations and chains the interceptors once per method. */
+export function createFastRoutes(options: FastRoutesOptions): Map<string, Route> {
+  const routes = new Map<string, Route>();
+
+  const contextOf = (req: UnaryRequest | StreamRequest): HandlerContext => {
+    const state = (req as unknown as Record<symbol, CallState>)[kContext];
+    if (state === undefined) throw new ConnectError("fast path lost its call context", Code.Internal);
+    const context = state.context;
+    // Interceptors usually pass the request on as it is; only a replaced one needs a merged context.
+    return req.header === context.requestHeader && req.contextValues === context.values
+      ? context
+      : Object.assign(Object.create(context) as HandlerContext, { requestHeader: req.header, values: req.contextValues });
+  };
+  const chain = <T>(inner: T): T => {
+    let next = inner;
+    for (const interceptor of [...options.interceptors].reverse()) next = interceptor(next as never) as T;
+    return next;
+  };
+
+  const addSpec = (spec: MethodImplSpec) => {
+    const method = spec.method;
+    const path = `/${method.parent.typeName}/${method.name}`;
+    if (spec.kind === "unary") {
+      const impl = spec.impl;
+      const output = method.output as DescMessage;
+      const inner: UnaryNext = async (req) => {
+        const context = contextOf(req);
+        const result = await impl(req.message, context);
+        return {
+          stream: false,
+          service: method.parent,
+          method,
+          header: context.responseHeader,
+          trailer: context.responseTrailer,
+          message: isMessage(result, output) ? result : create(output, result as never),
+        } as UnaryResponse;
+      };
+      routes.set(path, { kind: "unary", method: method as DescMethodUnary, service: method.parent, next: chain(inner) });
+    } else if (spec.kind === "server_streaming") {
+      const impl = spec.impl;
+      const output = method.output as DescMessage;
+      const inner: StreamNext = async (req) => {
+        const context = contextOf(req);
+        let input: unknown;
+        for await (const m of req.message) input = m;
+        const results = impl(input as never, context);
+        return {
+          stream: true,
+          service: method.parent,
+          method,
+          header: context.responseHeader,
+          trailer: context.responseTrailer,
+          message: (async function* () {
+            for await (const result of results) yield isMessage(result, output) ? result : create(output, result as never);
+          })(),
+        } as StreamResponse;
+      };
+      routes.set(path, { kind: "server_streaming", method: method as DescMethodServerStreaming, service: method.parent, next: chain(inner) });
+    }
+  };
+
+  const recorder = {
+    handlers: [],
+    service(service: DescService, impl: object) {
+      const spec = createServiceImplSpec(service, impl as never);
+      for (const methodSpec of Object.values(spec.methods)) addSpec(methodSpec as MethodImplSpec);
+      return recorder;
+    },
+    rpc(method: DescMethod, impl: unknown) {
+      addSpec({ kind: method.methodKind, method, impl } as MethodImplSpec);
+      return recorder;
+    },
+  };
+  options.register(recorder as unknown as ConnectRouter);
+
+  return routes;
+}
+
+/**
+ * The cancellation signal of one call, made only when something asks for it:
+ * most unary calls finish without anyone looking, and an AbortController per
+ * call showed up in profiles.
+ */
+export class LazySignal {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  get abortReason(): unknown {
+    return this.reason;
+  }
+}
+
+/** Calls in flight, so shutdown can abort them without a listener per call. */
+export class CallTracker {
+  private readonly calls = new Set<LazySignal>();
+
+  constructor(private readonly shutdownSignal?: AbortSignal) {
+    shutdownSignal?.addEventListener("abort", () => {
+      for (const call of this.calls) call.abort(shutdownSignal.reason);
+    });
+  }
+
+  /** Starts tracking a call; one that starts after shutdown is aborted at once. */
+  add(call: LazySignal): void {
+    if (this.shutdownSignal?.aborted === true) call.abort(this.shutdownSignal.reason);
+    else this.calls.add(call);
+  }
+
+  delete(call: LazySignal): void {
+    this.calls.delete(call);
+  }
+}
+
+/** The objects one call hands to the interceptor chain and the handler. */
+export interface CallInit {
+  route: Route;
+  signal: LazySignal;
+  requestHeader: LightHeaders;
+  values: ContextValues;
+  deadlineAt: number | undefined;
+  protocolName: string;
+  urlOf: () => string;
+  message: unknown;
+}
+
+/** Builds a call's context and request, as Connect's handlers would. */
+export function startCall(init: CallInit): { request: UnaryRequest | StreamRequest; responseHeader: LightHeaders; responseTrailer: LightHeaders } {
+  const { route, signal, deadlineAt, urlOf } = init;
+  const responseHeader = new LightHeaders();
+  const responseTrailer = new LightHeaders();
+  const context: HandlerContext = {
+    method: route.method,
+    service: route.service,
+    get signal() {
+      return signal.signal;
+    },
+    timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
+    requestMethod: "POST",
+    requestHeader: init.requestHeader.asHeaders(),
+    responseHeader: responseHeader.asHeaders(),
+    responseTrailer: responseTrailer.asHeaders(),
+    protocolName: init.protocolName,
+    values: init.values,
+    // Built only if someone asks (the error mapping does, on failures).
+    get url() {
+      return urlOf();
+    },
+  };
+  const request = {
+    stream: route.kind !== "unary",
+    service: route.service,
+    method: route.method,
+    requestMethod: "POST",
+    get url() {
+      return urlOf();
+    },
+    get signal() {
+      return signal.signal;
+    },
+    header: context.requestHeader,
+    contextValues: init.values,
+    message: route.kind === "unary" ? init.message : singleMessage(init.message),
+    [kContext]: { context } satisfies CallState,
+  };
+  return { request: request as unknown as UnaryRequest | StreamRequest, responseHeader, responseTrailer };
+}
+
+export function toConnectError(error: unknown): ConnectError {
+  return error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+}
+
+/** The request stream of a server-streaming call: its one message. */
+async function* singleMessage<T>(message: T): AsyncGenerator<T> {
+  yield message;
+}
+
+export function copyInto(source: Headers, target: Record<string, string>): Record<string, string> {
+  if (source instanceof LightHeaders) return source.toObject(target);
+  source.forEach((value, key) => {
+    target[key] = value;
+  });
+  return target;
+}
