@@ -41,13 +41,20 @@ export function createDeadlineInterceptor(): Interceptor {
       ...res,
       message: (async function* () {
         const it = messages[Symbol.asyncIterator]();
+        // One abort listener for the whole stream, not one per message.
+        const aborted = whenAborted(signal);
+        aborted.promise.catch(() => {});
         try {
           for (;;) {
-            const step = await raceSignal(it.next(), signal);
+            const next = it.next();
+            // If the abort wins, a later failure of this step must not surface as an unhandled rejection.
+            next.catch(() => {});
+            const step = await Promise.race([next, aborted.promise]);
             if (step.done === true) return;
             yield step.value;
           }
         } finally {
+          aborted.dispose();
           // Lets the handler's finally blocks run (closing cursors, leaving the chat hub) once it is free to.
           void it.return?.()?.catch(() => {});
         }
