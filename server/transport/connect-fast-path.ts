@@ -178,7 +178,7 @@ async function invoke(
   try {
     const response = await route.next(request as UnaryRequest);
     if (call.aborted) throw ConnectError.from(call.abortReason);
-    body = serialization.getO(binary).serialize(response.message as never);
+    body = encode(serialization, binary, response.message);
     header = trailerMux(response.header, response.trailer);
   } catch (error) {
     if (res.destroyed) {
@@ -197,6 +197,19 @@ async function invoke(
   });
   res.writeHead(200, out);
   res.end(body);
+}
+
+/** Encodings of frozen (shared, immutable) answers such as a cached user's GetUser reply, per codec. */
+const encodedJson = new WeakMap<object, Uint8Array>();
+const encodedBinary = new WeakMap<object, Uint8Array>();
+
+function encode(serialization: MethodSerializationLookup<DescMessage, DescMessage>, binary: boolean, message: object): Uint8Array {
+  const cache = binary ? encodedBinary : encodedJson;
+  const hit = cache.get(message);
+  if (hit !== undefined) return hit;
+  const bytes = serialization.getO(binary).serialize(message as never);
+  if (Object.isFrozen(message)) cache.set(message, bytes);
+  return bytes;
 }
 
 /** Writes a Connect error: its HTTP status, its metadata as headers and the JSON error body. */
