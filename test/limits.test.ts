@@ -18,24 +18,10 @@ import { spawnServer, type SpawnedServer } from "./support/spawn-server.js";
 import { openPostgresStorage } from "../server/storage/postgres/postgres-storage.js";
 import { adminQuery, servicesAvailable, testDatabaseUrl, testSchema } from "./support/services.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "./support/test-server.js";
+import { collect, failure } from "./support/rpc-expect.js";
 
 const PASSWORD = "password123";
 const MiB = 1024 * 1024;
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

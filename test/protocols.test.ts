@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValidationErrorSchema } from "../gen/common/error_pb.js";
 import { ChatMessageSchema, CreateUserRequestSchema, UserStatus, type ChatMessage } from "../gen/user/user_pb.js";
 import { clientsFor, loginToken, type Protocol } from "./support/clients.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "./support/test-server.js";
+import { collect, failure } from "./support/rpc-expect.js";
 
 let server: TestServer;
 let adminToken: string;
@@ -16,21 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 /** Each protocol, and the HTTP versions it is served on from the one port. */
 const variants: { protocol: Protocol; httpVersion: "1.1" | "2"; binary: boolean }[] = [

@@ -6,7 +6,7 @@
 import { createSecretKey } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import { SignJWT, UnsecuredJWT } from "jose";
@@ -17,6 +17,7 @@ import { sqliteFileIn } from "../server/storage/sqlite/sqlite-storage.js";
 import { clientsFor, loginToken, protocols, type Protocol } from "./support/clients.js";
 import { spawnServer } from "./support/spawn-server.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "./support/test-server.js";
+import { collect, failure } from "./support/rpc-expect.js";
 
 const JWT_SECRET = "security-suite-secret-0123456789-abcdefgh";
 const ISSUER = "polyglot-users";
@@ -45,21 +46,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 const as = (protocol: Protocol, token?: string) => clientsFor(protocol, server.url, token === undefined ? {} : { token });
 const admin = () => as("connect", adminToken);

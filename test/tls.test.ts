@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { toBinary, create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,7 @@ import { AuthService, LoginRequestSchema } from "../gen/user/auth_pb.js";
 import { UserService } from "../gen/user/user_pb.js";
 import { loadConfig } from "../server/config.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "./support/test-server.js";
+import { failure } from "./support/rpc-expect.js";
 
 interface Pem {
   cert: string;
@@ -67,15 +68,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** The protocol a TLS client ends up speaking after ALPN, or the error that ended the handshake. */
 function negotiate(port: number, alpn: string[], identity?: Pem): Promise<string> {

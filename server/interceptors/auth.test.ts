@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AuthService, LoginResponseSchema, WhoAmIResponseSchema } from "../../gen/user/auth_pb.js";
 import { UserSchema } from "../../gen/user/user_pb.js";
@@ -7,6 +7,7 @@ import { createTokenService } from "../security/token-service.js";
 import { createAuthInterceptor } from "./auth.js";
 import { principalKey } from "./context-keys.js";
 import { createErrorMappingInterceptor } from "./error-mapping.js";
+import { failure } from "../../test/support/rpc-expect.js";
 
 const tokens = createTokenService({ secret: "s".repeat(40), issuer: "t", audience: "t", ttlSeconds: 600, clock: { now: () => Date.now() } });
 
@@ -49,15 +50,6 @@ function clientWith(header: string | undefined) {
     },
   );
   return { client: createClient(AuthService, transport), runs: () => handlerRuns };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("auth interceptor", () => {

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AuthService, LoginResponseSchema } from "../../gen/user/auth_pb.js";
 import { UserSchema, UserService } from "../../gen/user/user_pb.js";
 import { createDeadlineInterceptor } from "./deadline.js";
+import { failure } from "../../test/support/rpc-expect.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -52,15 +53,6 @@ function slowServices(probe: { finished: number; streamClosed: boolean }, deadli
       },
     },
   );
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("deadline interceptor", () => {

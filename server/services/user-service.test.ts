@@ -5,6 +5,7 @@ import { BusinessErrorSchema, ValidationErrorSchema } from "../../gen/common/err
 import { ChatMessageSchema, CreateUserRequestSchema, MessageType, UserStatus, type ChatMessage } from "../../gen/user/user_pb.js";
 type ChatInit = MessageInitShape<typeof ChatMessageSchema>;
 import { createRouterFixture, type RouterFixture } from "../../test/support/router-fixture.js";
+import { collect, failure } from "../../test/support/rpc-expect.js";
 
 let f: RouterFixture;
 
@@ -14,22 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await f.close();
 });
-
-/** Runs a call that must fail and returns its ConnectError. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 describe("GetUser", () => {
   it("requires user_id", async () => {

@@ -23,12 +23,7 @@ import {
 } from "@connectrpc/connect";
 import { LightHeaders } from "./light-headers.js";
 
-/**
- * The routes the fast paths serve: every unary and server-streaming method
- * registered on the Connect router, each with the router's interceptors
- * already chained around its implementation, so a call runs exactly the code
- * the router would run.
- */
+/** The interceptor chain of a unary method, ending in its implementation. */
 export type UnaryNext = (req: UnaryRequest) => Promise<UnaryResponse>;
 export type StreamNext = (req: StreamRequest) => Promise<StreamResponse>;
 
@@ -51,7 +46,13 @@ export interface FastRoutesOptions {
   interceptors: Interceptor[];
 }
 
-/** Records the registrations and chains the interceptors once per method. */
+/**
+ * The routes the fast paths serve: every unary and server-streaming method
+ * registered on the Connect router, each with the router's interceptors
+ * already chained around its implementation, so a call runs exactly the code
+ * the router would run.
+ * Records the registrations and chains the interceptors once per method.
+ */
 export function createFastRoutes(options: FastRoutesOptions): Map<string, Route> {
   const routes = new Map<string, Route>();
 

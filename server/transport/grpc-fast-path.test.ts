@@ -8,6 +8,7 @@ import { GetUserRequestSchema, GetUserResponseSchema, UserService } from "../../
 import { clientsFor, loginToken } from "../../test/support/clients.js";
 import { encodeGrpcMessage } from "./grpc-fast-path.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "../../test/support/test-server.js";
+import { failure } from "../../test/support/rpc-expect.js";
 
 let server: TestServer;
 let token: string;
@@ -19,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Sends raw bytes as one gRPC call over HTTP/2 and returns what came back. */
 async function rawGrpc(path: string, headers: Record<string, string>, body: Buffer) {
