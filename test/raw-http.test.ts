@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import http2 from "node:http2";
 import { promisify } from "node:util";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GetUserRequestSchema, GetUserResponseSchema, UserSchema, ListUsersRequestSchema } from "../gen/user/user_pb.js";
 import { loginToken } from "./support/clients.js";
+import { frame, h2Post, unframe } from "./support/grpc-wire.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "./support/test-server.js";
 
 const run = promisify(execFile);
@@ -19,45 +19,8 @@ afterAll(async () => {
   await server.close();
 });
 
-/** One gRPC length-prefixed message. */
-function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out.writeUInt32BE(payload.length, 1);
-  Buffer.from(payload).copy(out, 5);
-  return out;
-}
-
-/** Splits a gRPC response body into its messages. */
-function unframe(body: Buffer): Buffer[] {
-  const messages: Buffer[] = [];
-  for (let at = 0; at < body.length; ) {
-    const length = body.readUInt32BE(at + 1);
-    messages.push(body.subarray(at + 5, at + 5 + length));
-    at += 5 + length;
-  }
-  return messages;
-}
-
-/** A raw HTTP/2 request with prior knowledge: no library that knows gRPC or Connect. */
-async function h2Request(path: string, headers: Record<string, string>, body: Buffer | string) {
-  const session = http2.connect(server.url);
-  try {
-    return await new Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const req = session.request({ ":method": "POST", ":path": path, ...headers });
-      const chunks: Buffer[] = [];
-      let responseHeaders: http2.IncomingHttpHeaders = {};
-      let trailers: http2.IncomingHttpHeaders = {};
-      req.on("response", (h) => (responseHeaders = h));
-      req.on("trailers", (t) => (trailers = t));
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => resolve({ headers: responseHeaders, trailers, body: Buffer.concat(chunks) }));
-      req.on("error", reject);
-      req.end(body);
-    });
-  } finally {
-    session.close();
-  }
-}
+/** A raw HTTP/2 request to the test server. */
+const h2Request = (path: string, headers: Record<string, string>, body: Buffer | string) => h2Post(server.url, path, headers, body);
 
 describe("plain HTTP clients on the same port", () => {
   it("fetch over HTTP/1.1 POSTs Connect JSON with int64 as strings", async () => {

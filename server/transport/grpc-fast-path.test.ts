@@ -1,4 +1,3 @@
-import http2 from "node:http2";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValidationErrorSchema } from "../../gen/common/error_pb.js";
 import { GetUserRequestSchema, GetUserResponseSchema, UserService } from "../../gen/user/user_pb.js";
 import { clientsFor, loginToken } from "../../test/support/clients.js";
+import { frame, h2Post } from "../../test/support/grpc-wire.js";
 import { encodeGrpcMessage } from "./grpc-fast-path.js";
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from "../../test/support/test-server.js";
 import { failure } from "../../test/support/rpc-expect.js";
@@ -22,32 +22,8 @@ afterAll(async () => {
 });
 
 /** Sends raw bytes as one gRPC call over HTTP/2 and returns what came back. */
-async function rawGrpc(path: string, headers: Record<string, string>, body: Buffer) {
-  const session = http2.connect(server.url);
-  try {
-    return await new Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
-      const chunks: Buffer[] = [];
-      let head: http2.IncomingHttpHeaders = {};
-      let trailers: http2.IncomingHttpHeaders = {};
-      req.on("response", (h) => (head = h));
-      req.on("trailers", (t) => (trailers = t));
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => resolve({ headers: head, trailers, body: Buffer.concat(chunks) }));
-      req.on("error", reject);
-      req.end(body);
-    });
-  } finally {
-    session.close();
-  }
-}
-
-function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out.writeUInt32BE(payload.length, 1);
-  out.set(payload, 5);
-  return out;
-}
+const rawGrpc = (path: string, headers: Record<string, string>, body: Buffer) =>
+  h2Post(server.url, path, { "content-type": "application/grpc", te: "trailers", ...headers }, body);
 
 describe("encodeGrpcMessage", () => {
   it("percent-encodes only bytes outside printable ASCII, and the percent sign", () => {
