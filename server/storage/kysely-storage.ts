@@ -2,7 +2,7 @@ import { sql, type Generated, type Kysely, type Selectable, type SelectQueryBuil
 import { alreadyExists } from "../domain/errors.js";
 import type { ChatMessage, ChatMessageKind, UserStatus } from "../domain/types.js";
 import type { UserQuery } from "../domain/user-rules.js";
-import type { ChatStore, NewChatMessage, NewUserRow, StoredUser, UserPatch, UserStore } from "./ports.js";
+import type { ChatStore, NewUserRow, StoredUser, UserPatch, UserStore } from "./ports.js";
 
 /** The users table as both engines lay it out. */
 export interface UsersTable {
@@ -48,7 +48,7 @@ export interface EngineQuirks {
   /** The unique index a constraint error names, or undefined when it is not a unique violation. */
   uniqueViolation(error: unknown): string | undefined;
   /** Runs the insert of a chat message so that ids become visible in increasing order. */
-  appendChat(db: Kysely<Database>, message: NewChatMessage): Promise<number>;
+  inAppendOrder<T>(db: Kysely<Database>, insert: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Streams a select; engines differ in how they keep a cursor open without holding up other queries. */
   streamUsers(
     build: () => SelectQueryBuilder<Database, "users", UserRow>,
@@ -230,7 +230,20 @@ export function createKyselyChatStore(db: Kysely<Database>, quirks: EngineQuirks
       .select(["m.id", "m.from_user_id", "m.to_user_id", "m.content", "m.kind", "m.created_at", "u.username as from_username"]);
   return {
     async append(message) {
-      const id = await quirks.appendChat(db, message);
+      const id = await quirks.inAppendOrder(db, async (tx) => {
+        const row = await tx
+          .insertInto("chat_messages")
+          .values({
+            from_user_id: message.fromUserId,
+            to_user_id: message.toUserId,
+            content: message.content,
+            kind: message.kind,
+            created_at: message.createdAt,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        return Number(row.id);
+      });
       const row = await selectChat().where("m.id", "=", id).executeTakeFirstOrThrow();
       return rowToChat(row);
     },

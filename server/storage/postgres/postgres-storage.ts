@@ -19,17 +19,12 @@ const quirks: EngineQuirks = {
     const e = error as { code?: string; constraint?: string };
     return e?.code === "23505" ? (e.constraint ?? "") : undefined;
   },
-  async appendChat(db, m) {
+  inAppendOrder(db, insert) {
     // Serialising appends makes ids commit in increasing order, so a reader
     // that has seen id N can never later find a smaller id appear.
     return db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${CHAT_APPEND_LOCK})`.execute(trx);
-      const row = await trx
-        .insertInto("chat_messages")
-        .values({ from_user_id: m.fromUserId, to_user_id: m.toUserId, content: m.content, kind: m.kind, created_at: m.createdAt })
-        .returning("id")
-        .executeTakeFirstOrThrow();
-      return Number(row.id);
+      return insert(trx);
     });
   },
   streamUsers(build: () => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {

@@ -24,14 +24,8 @@ const quirks: EngineQuirks = {
     if (e?.code !== "SQLITE_CONSTRAINT_UNIQUE") return undefined;
     return e.message ?? "";
   },
-  async appendChat(db, m) {
-    const row = await db
-      .insertInto("chat_messages")
-      .values({ from_user_id: m.fromUserId, to_user_id: m.toUserId, content: m.content, kind: m.kind, created_at: m.createdAt })
-      .returning("id")
-      .executeTakeFirstOrThrow();
-    return Number(row.id);
-  },
+  // SQLite has one writer, so ids are always committed in order.
+  inAppendOrder: (db, insert) => insert(db),
   streamUsers(build: () => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {
     return (async function* () {
       let sent = 0;
