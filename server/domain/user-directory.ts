@@ -6,6 +6,7 @@ import {
   parseUserQuery,
   validateNewUser,
   validateUserChange,
+  type ListUsersInput,
   type NewUserInput,
   type UserChange,
 } from "./user-rules.js";
@@ -43,17 +44,6 @@ export interface CreateOptions {
   insertAfter?: Promise<unknown>;
   /** The call's signal: once it aborts, nothing more is written. */
   signal?: AbortSignal;
-}
-
-/** Raw ListUsers arguments, before validation. */
-export interface ListUsersInput {
-  page: number;
-  pageSize: number;
-  search: string;
-  status: UserStatus | undefined;
-  roles: string[];
-  sortBy: string;
-  sortOrder: string;
 }
 
 function requireId(id: number, field = "user_id"): void {

@@ -191,8 +191,8 @@ export interface UserQuery {
 
 export const listLimits = { defaultPageSize: 10, maxPageSize: 1000, searchMax: 256 } as const;
 
-/** Turns raw ListUsers arguments into a query, rejecting every bad one at once. */
-export function parseUserQuery(raw: {
+/** Raw ListUsers arguments, before validation. */
+export interface ListUsersInput {
   page: number;
   pageSize: number;
   search: string;
@@ -200,7 +200,10 @@ export function parseUserQuery(raw: {
   roles: string[];
   sortBy: string;
   sortOrder: string;
-}): UserQuery {
+}
+
+/** Turns raw ListUsers arguments into a query, rejecting every bad one at once. */
+export function parseUserQuery(raw: ListUsersInput): UserQuery {
   const out: FieldViolation[] = [];
   if (raw.page < 0) out.push({ field: "page", code: "OUT_OF_RANGE", message: "must be 1 or more (0 means 1)" });
   if (raw.pageSize < 0 || raw.pageSize > listLimits.maxPageSize) {
