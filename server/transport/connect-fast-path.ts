@@ -3,7 +3,7 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type UnaryRequest } from "@connectrpc/connect";
 import { createMethodSerializationLookup, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout, trailerMux } from "@connectrpc/connect/protocol-connect";
-import { LazySignal, startCall, toConnectError, type CallTracker, type Route } from "./fast-routes.js";
+import { LazySignal, startCall, asConnectError, type CallTracker, type Route } from "./fast-routes.js";
 import { LightHeaders } from "./light-headers.js";
 
 /**
@@ -143,60 +143,49 @@ function serve(
     try {
       message = serialization.getI(binary).parse(body);
     } catch (error) {
-      fail(toConnectError(error));
+      fail(asConnectError(error));
       return;
     }
-    void invoke(req, res, route, binary, serialization, options, message, call, deadlineAt, cleanup, fail);
+    void invoke(message);
   });
-}
 
-async function invoke(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  route: UnaryRoute,
-  binary: boolean,
-  serialization: MethodSerializationLookup<DescMessage, DescMessage>,
-  options: ConnectFastPathOptions,
-  message: unknown,
-  call: LazySignal,
-  deadlineAt: number | undefined,
-  cleanup: () => void,
-  fail: (error: ConnectError, header?: Headers) => void,
-): Promise<void> {
-  const { request, responseHeader, responseTrailer } = startCall({
-    route,
-    signal: call,
-    requestHeader: new LightHeaders(req.headers as Record<string, string | string[] | undefined>),
-    values: options.contextValues(req),
-    deadlineAt,
-    protocolName: "connect",
-    urlOf: () => `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`,
-    message,
-  });
-  let body: Uint8Array;
-  let header: Headers;
-  try {
-    const response = await route.next(request as UnaryRequest);
-    if (call.aborted) throw ConnectError.from(call.abortReason);
-    body = encode(serialization, binary, response.message);
-    header = trailerMux(response.header, response.trailer);
-  } catch (error) {
-    if (res.destroyed) {
-      cleanup();
+  /** Runs the call through the interceptors and handler, and writes the answer. */
+  async function invoke(message: unknown): Promise<void> {
+    const { request, responseHeader, responseTrailer } = startCall({
+      route,
+      signal: call,
+      requestHeader: new LightHeaders(req.headers as Record<string, string | string[] | undefined>),
+      values: options.contextValues(req),
+      deadlineAt,
+      protocolName: "connect",
+      urlOf: () => `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`,
+      message,
+    });
+    let body: Uint8Array;
+    let header: Headers;
+    try {
+      const response = await route.next(request as UnaryRequest);
+      if (call.aborted) throw ConnectError.from(call.abortReason);
+      body = encode(serialization, binary, response.message);
+      header = trailerMux(response.header, response.trailer);
+    } catch (error) {
+      if (res.destroyed) {
+        cleanup();
+        return;
+      }
+      // Headers and trailers set before the failure still go out, as Connect sends them.
+      fail(asConnectError(error), trailerMux(responseHeader.asHeaders(), responseTrailer.asHeaders()));
       return;
     }
-    // Headers and trailers set before the failure still go out, as Connect sends them.
-    fail(toConnectError(error), trailerMux(responseHeader.asHeaders(), responseTrailer.asHeaders()));
-    return;
+    cleanup();
+    if (res.destroyed || res.headersSent) return;
+    const out: Record<string, string> = { "content-type": binary ? "application/proto" : "application/json", "content-length": String(body.byteLength) };
+    header.forEach((value, key) => {
+      out[key] = value;
+    });
+    res.writeHead(200, out);
+    res.end(body);
   }
-  cleanup();
-  if (res.destroyed || res.headersSent) return;
-  const out: Record<string, string> = { "content-type": binary ? "application/proto" : "application/json", "content-length": String(body.byteLength) };
-  header.forEach((value, key) => {
-    out[key] = value;
-  });
-  res.writeHead(200, out);
-  res.end(body);
 }
 
 /** Encodings of frozen (shared, immutable) answers such as a cached user's GetUser reply, per codec. */

@@ -235,7 +235,8 @@ export function startCall(init: CallInit): { request: UnaryRequest | StreamReque
   return { request: request as unknown as UnaryRequest | StreamRequest, responseHeader, responseTrailer };
 }
 
-export function toConnectError(error: unknown): ConnectError {
+/** Anything thrown past the interceptors (which already map domain errors) becomes INTERNAL, as Connect does. */
+export function asConnectError(error: unknown): ConnectError {
   return error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
 

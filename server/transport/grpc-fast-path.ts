@@ -2,7 +2,7 @@ import type http2 from "node:http2";
 import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { copyInto, LazySignal, startCall, toConnectError, type CallTracker, type Route } from "./fast-routes.js";
+import { copyInto, LazySignal, startCall, asConnectError, type CallTracker, type Route } from "./fast-routes.js";
 import { LightHeaders } from "./light-headers.js";
 
 /**
@@ -224,7 +224,7 @@ async function invoke(
     cleanup();
     if (stream.destroyed || stream.closed) return;
     // Response headers set before the failure still go out, as Connect sends them.
-    respondError(stream, toConnectError(error), responseHeader);
+    respondError(stream, asConnectError(error), responseHeader);
     return;
   }
   cleanup();
@@ -305,7 +305,7 @@ async function streamResponse(
     response = await route.next(request);
   } catch (error) {
     cleanup();
-    respondError(stream, toConnectError(error), earlyHeader);
+    respondError(stream, asConnectError(error), earlyHeader);
     return;
   }
   const iterator = response.message[Symbol.asyncIterator]();
@@ -328,7 +328,7 @@ async function streamResponse(
       if (!stream.write(frame) && !(await drained(stream))) break;
     }
   } catch (error) {
-    failure = toConnectError(error);
+    failure = asConnectError(error);
   } finally {
     cleanup();
   }
