@@ -5,8 +5,12 @@
  */
 export interface ChatBus {
   publish(latestId: number): Promise<void>;
-  /** Calls onSignal for every publish, from any instance, and once after each reconnect; returns an unsubscribe function. */
-  subscribe(onSignal: () => void): () => void;
+  /**
+   * Calls onSignal for every publish, from any instance, with the id it
+   * announced, and once after each reconnect without one (read everything
+   * new); returns an unsubscribe function.
+   */
+  subscribe(onSignal: (latestId?: number) => void): () => void;
   /** False while a shared broker is unreachable; the in-process bus is always healthy. */
   healthy(): boolean;
   close(): Promise<void>;
@@ -14,10 +18,10 @@ export interface ChatBus {
 
 /** The single-process bus: a signal reaches this process's hub only. */
 export function createInProcessBus(): ChatBus {
-  const listeners = new Set<() => void>();
+  const listeners = new Set<(latestId?: number) => void>();
   return {
-    async publish() {
-      for (const listener of listeners) listener();
+    async publish(latestId) {
+      for (const listener of listeners) listener(latestId);
     },
     subscribe(onSignal) {
       listeners.add(onSignal);

@@ -116,6 +116,17 @@ export function createChatHub(deps: ChatHubDeps) {
   let pumping = false;
   let pumpAgain = false;
   let closed = false;
+  /** The highest id any signal announced; reading is only needed while the cursor is behind it. */
+  let announced = 0;
+  /** Set by signals that carry no id (poll, reconnect): read whatever is new. */
+  let forced = false;
+
+  /** A message was stored (here or on another instance), or something may have been missed (no id). */
+  function onSignal(latestId?: number): Promise<void> {
+    if (latestId === undefined) forced = true;
+    else if (latestId > announced) announced = latestId;
+    return pump();
+  }
 
   async function pump(): Promise<void> {
     if (!started || closed) return;
@@ -123,10 +134,13 @@ export function createChatHub(deps: ChatHubDeps) {
       pumpAgain = true;
       return;
     }
+    // An instance hears its own sends twice (directly and back from the bus); the second needs no read.
+    if (!forced && announced <= cursor) return;
     pumping = true;
     try {
       do {
         pumpAgain = false;
+        forced = false;
         for (;;) {
           const batch = await deps.chat.after(cursor, DISPATCH_PAGE);
           for (const message of batch) {
@@ -139,7 +153,7 @@ export function createChatHub(deps: ChatHubDeps) {
           }
           if (batch.length < DISPATCH_PAGE) break;
         }
-      } while (pumpAgain && !closed);
+      } while (pumpAgain && !closed && (forced || announced > cursor));
     } catch (error) {
       deps.onError?.(error);
     } finally {
@@ -147,8 +161,8 @@ export function createChatHub(deps: ChatHubDeps) {
     }
   }
 
-  const unsubscribe = deps.bus.subscribe(() => void pump());
-  const poll = setInterval(() => void pump(), deps.pollIntervalMs ?? 2000);
+  const unsubscribe = deps.bus.subscribe((latestId) => void onSignal(latestId));
+  const poll = setInterval(() => void onSignal(), deps.pollIntervalMs ?? 2000);
   poll.unref();
 
   return {
@@ -172,7 +186,7 @@ export function createChatHub(deps: ChatHubDeps) {
         kind,
         createdAt: deps.clock.now(),
       });
-      void pump();
+      void onSignal(stored.id);
       deps.bus.publish(stored.id).catch((error: unknown) => deps.onError?.(error));
       return stored;
     },
@@ -241,7 +255,7 @@ export function createChatHub(deps: ChatHubDeps) {
 
     /** Re-reads history now; the bus adapters call this after reconnecting. */
     catchUp(): Promise<void> {
-      return pump();
+      return onSignal();
     },
 
     async close(): Promise<void> {

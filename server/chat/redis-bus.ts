@@ -23,11 +23,14 @@ export function chatChannel(keyPrefix: string): string {
 export async function createRedisBus(options: RedisBusOptions): Promise<ChatBus> {
   const { redis, logger } = options;
   const channel = chatChannel(redis.keyPrefix);
-  const listeners = new Set<() => void>();
-  const signal = () => {
+  const listeners = new Set<(latestId?: number) => void>();
+  /** A published message carries the announced id; a call without one (a reconnect) means "read everything new". */
+  const signal = (message?: string) => {
+    const id = message === undefined ? undefined : Number(message);
+    const latestId = id !== undefined && Number.isSafeInteger(id) ? id : undefined;
     for (const listener of listeners) {
       try {
-        listener();
+        listener(latestId);
       } catch (error) {
         logger.error({ err: error }, "chat bus listener failed");
       }
