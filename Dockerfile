@@ -42,4 +42,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
 # Exec form: node is PID 1 and receives SIGTERM itself; give `docker stop` a
 # grace period above SHUTDOWN_TIMEOUT_MS (10 s by default), e.g. --stop-timeout 20.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server/main.js"]
+# The same command as `npm start` (a test keeps them equal); see "Runtime flags" in the README.
+CMD ["node", "--max-semi-space-size=24", "dist/server/main.js"]

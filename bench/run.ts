@@ -46,6 +46,7 @@ export async function runBench(config: BenchConfig, log: (line: string) => void 
   log(`bench ${config.mode}: ${config.users} users, ${config.rounds} round(s) × ${config.durationSec} s, warm-up ${config.warmupSec} s`);
   log(`machine: ${cores} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}; ${h2load}; ${wrk}`);
   log(`CPU pinning: ${pinning.enabled ? "on" : "off"} — ${pinning.note}`);
+  log(`project command: ${config.projectCommand.join(" ")}; baseline node flags: ${config.baselineNodeFlags.join(" ") || "(none)"}`);
   const loadAtStart = os.loadavg()[0] ?? 0;
   if (loadAtStart > cores / 2) log(`warning: load average ${loadAtStart.toFixed(1)} on ${cores} cores — other work is running, figures will be noisy`);
 

@@ -152,3 +152,13 @@ describe("deploy/nginx.conf", () => {
     expect(plain.filter((t) => isGrpc.test(t))).toEqual([]);
   });
 });
+
+describe("Dockerfile", () => {
+  it("starts the server with exactly the command and runtime flags of npm start", () => {
+    const start = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts["start"]!;
+    const cmd = /^CMD (\[.*\])$/m.exec(read("Dockerfile"))?.[1];
+    expect(cmd).toBeDefined();
+    expect((JSON.parse(cmd!) as string[]).join(" ")).toBe(start);
+    expect(start).toMatch(/^node --max-semi-space-size=\d+ dist\/server\/main\.js$/);
+  });
+});

@@ -30,7 +30,7 @@ export async function startBaseline(ctx: RunContext, name: BaselineName, secrets
   const file = fileURLToPath(new URL(baselineFiles[name], import.meta.url));
   const proc = await spawnServer({
     name,
-    command: [...ctx.pinning.serverPrefix, process.execPath, "--import", "tsx", file],
+    command: [...ctx.pinning.serverPrefix, process.execPath, ...ctx.config.baselineNodeFlags, "--import", "tsx", file],
     env: {
       ...process.env,
       NODE_ENV: "production",

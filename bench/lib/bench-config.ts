@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 /**
  * One place for every knob of a run (full vs smoke, durations, concurrency),
  * read from argv and env so CI and humans drive the same code.
@@ -43,6 +43,8 @@ export interface BenchConfig {
   streamsPerConnection: number;
   /** Command that starts the project server; empty to skip it. */
   projectCommand: string[];
+  /** Node flags for the baselines (none by default: they run as their authors would); e.g. the project's own, for a like-for-like check. */
+  baselineNodeFlags: string[];
   skipProject: boolean;
   /** Only these workload ids / target names, when set. */
   workloads: string[];
@@ -53,8 +55,13 @@ export interface BenchConfig {
   pin: boolean;
 }
 
-/** The built server, as `npm start` runs it; from source through tsx when nothing is built yet. */
-const DEFAULT_PROJECT_COMMAND = existsSync("dist/server/main.js") ? "node dist/server/main.js" : "node --import tsx server/main.ts";
+/** The server is measured as `npm start` runs it, runtime flags included. */
+const DEFAULT_PROJECT_COMMAND = existsSync("dist/server/main.js") ? startScript() : "node --import tsx server/main.ts";
+
+function startScript(): string {
+  const scripts = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts?: Record<string, string> }).scripts;
+  return scripts?.["start"] ?? "node dist/server/main.js";
+}
 
 function num(value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -83,6 +90,7 @@ export function readBenchConfig(argv: string[] = process.argv.slice(2), env: Nod
       "no-project": { type: "boolean" },
       "no-pin": { type: "boolean" },
       "project-cmd": { type: "string" },
+      "baseline-node-flags": { type: "string" },
     },
     strict: true,
   });
@@ -111,6 +119,7 @@ export function readBenchConfig(argv: string[] = process.argv.slice(2), env: Nod
     // The project's HTTP/2 listener allows 100 concurrent streams per connection.
     streamsPerConnection: Math.round(num(env.BENCH_STREAMS_PER_CONNECTION, 100)),
     projectCommand: command.split(/\s+/).filter(Boolean),
+    baselineNodeFlags: (values["baseline-node-flags"] ?? env.BENCH_BASELINE_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
     skipProject: values["no-project"] === true || env.BENCH_SKIP_PROJECT === "1",
     workloads: list(values.workloads ?? env.BENCH_WORKLOADS),
     targets: list(values.targets ?? env.BENCH_TARGETS),

@@ -38,7 +38,9 @@ export function projectUnavailableReason(ctx: RunContext): string | undefined {
   if (ctx.config.skipProject) return "skipped by --no-project / BENCH_SKIP_PROJECT=1";
   const command = ctx.config.projectCommand.join(" ");
   if (command === "node --import tsx server/main.ts" && !existsSync(join(process.cwd(), "server/main.ts"))) return "server/main.ts does not exist yet";
-  if (command === "node dist/server/main.js" && !existsSync(join(process.cwd(), "dist/server/main.js"))) return "dist/server/main.js is not built (npm run build)";
+  if (command.startsWith("node ") && command.endsWith(" dist/server/main.js") && !existsSync(join(process.cwd(), "dist/server/main.js"))) {
+    return "dist/server/main.js is not built (npm run build)";
+  }
   return undefined;
 }
 

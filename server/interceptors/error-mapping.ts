@@ -23,9 +23,8 @@ export function createErrorMappingInterceptor(onUnexpected: (error: unknown, req
       requestId = requestIdFrom(req.header.get(REQUEST_ID));
       req.contextValues.set(requestIdKey, requestId);
     }
-    const procedure = req.url;
     const fail = (error: unknown): never => {
-      if (isUnexpected(error)) onUnexpected(error, requestId, procedure);
+      if (isUnexpected(error)) onUnexpected(error, requestId, req.url);
       const mapped = toConnectError(error, requestId);
       mapped.metadata.set(REQUEST_ID, requestId);
       throw mapped;

@@ -62,6 +62,9 @@ export function createLoggingInterceptor(appLogger: Logger): Interceptor {
     let messagesOut = 0;
     const write = (error: unknown, extra?: Record<string, unknown>) => {
       const code = error === undefined ? 0 : codeOf(error);
+      const level = levelFor(code);
+      // Below the configured level the line would be dropped by pino anyway; do not build it.
+      if (!logger.isLevelEnabled(level)) return;
       const line: Record<string, unknown> = {
         requestId,
         procedure,
@@ -77,7 +80,7 @@ export function createLoggingInterceptor(appLogger: Logger): Interceptor {
       if (traceId !== undefined) line["traceId"] = traceId;
       if (error !== undefined) line["error"] = ConnectError.from(error).rawMessage;
       if (debug) line["requestHeaders"] = redactHeaders(req.header);
-      logger[levelFor(code)](extra === undefined ? line : Object.assign(line, extra), "rpc");
+      logger[level](extra === undefined ? line : Object.assign(line, extra), "rpc");
     };
     const debugMessage = (direction: "in" | "out", body: unknown) =>
       logger.debug({ requestId, procedure, direction, body }, "rpc message");

@@ -1,7 +1,7 @@
 import type http from "node:http";
-import type { DescMessage } from "@bufbuild/protobuf";
+import { toJsonString, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type UnaryRequest } from "@connectrpc/connect";
-import { createMethodSerializationLookup, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
+import { createMethodSerializationLookup, getJsonOptions, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { LazySignal, startCall, asConnectError, type CallTracker, type Route } from "./fast-routes.js";
 import { LightHeaders } from "./light-headers.js";
@@ -158,16 +158,18 @@ function serve(
       values: options.contextValues(req),
       deadlineAt,
       protocolName: "connect",
-      urlOf: () => `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`,
+      authority: req.headers.host ?? "localhost",
+      path: req.url ?? "",
       message,
     });
-    let body: Uint8Array;
-    let header: Headers;
+    let body: Uint8Array | string;
+    let out: Record<string, string>;
     try {
       const response = await route.next(request as UnaryRequest);
       if (call.aborted) throw ConnectError.from(call.abortReason);
-      body = encode(serialization, binary, response.message);
-      header = trailerMux(response.header, response.trailer);
+      body = encode(serialization, route, binary, response.message, options.writeMaxBytes);
+      out = { "content-type": binary ? "application/proto" : "application/json" };
+      headersInto(out, response.header, response.trailer);
     } catch (error) {
       if (res.destroyed) {
         cleanup();
@@ -179,26 +181,65 @@ function serve(
     }
     cleanup();
     if (res.destroyed || res.headersSent) return;
-    const out: Record<string, string> = { "content-type": binary ? "application/proto" : "application/json", "content-length": String(body.byteLength) };
-    header.forEach((value, key) => {
-      out[key] = value;
-    });
+    out["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
     res.writeHead(200, out);
     res.end(body);
   }
 }
 
-/** Encodings of frozen (shared, immutable) answers such as a cached user's GetUser reply, per codec. */
-const encodedJson = new WeakMap<object, Uint8Array>();
-const encodedBinary = new WeakMap<object, Uint8Array>();
+/**
+ * Response headers, then trailers as "trailer-" headers, as Connect's
+ * trailerMux sends a unary answer's trailers, without building a Headers.
+ */
+function headersInto(out: Record<string, string>, header: Headers, trailer: Headers): void {
+  header.forEach((value, key) => {
+    out[key] = value;
+  });
+  trailer.forEach((value, key) => {
+    const name = `trailer-${key}`;
+    const before = out[name];
+    out[name] = before === undefined ? value : `${before}, ${value}`;
+  });
+}
 
-function encode(serialization: MethodSerializationLookup<DescMessage, DescMessage>, binary: boolean, message: object): Uint8Array {
-  const cache = binary ? encodedBinary : encodedJson;
-  const hit = cache.get(message);
-  if (hit !== undefined) return hit;
-  const bytes = serialization.getO(binary).serialize(message as never);
-  if (Object.isFrozen(message)) cache.set(message, bytes);
-  return bytes;
+/** Encodings of frozen (shared, immutable) answers such as a cached user's GetUser reply, per codec. */
+const encodedJson = new WeakMap<object, string>();
+const encodedBinary = new WeakMap<object, Uint8Array>();
+/** Connect's JSON options for answers, so the text is exactly what its serializer would encode. */
+const jsonOptions = getJsonOptions(undefined);
+
+/**
+ * The answer's body: protobuf bytes through Connect's serializer, or JSON as
+ * text, which Node writes together with the headers in one write.
+ */
+function encode(
+  serialization: MethodSerializationLookup<DescMessage, DescMessage>,
+  route: UnaryRoute,
+  binary: boolean,
+  message: object,
+  writeMaxBytes: number,
+): Uint8Array | string {
+  if (binary) {
+    const hit = encodedBinary.get(message);
+    if (hit !== undefined) return hit;
+    const bytes = serialization.getO(true).serialize(message as never);
+    if (Object.isFrozen(message)) encodedBinary.set(message, bytes);
+    return bytes;
+  }
+  let text = encodedJson.get(message);
+  if (text === undefined) {
+    try {
+      text = toJsonString(route.method.output, message as never, jsonOptions);
+    } catch (error) {
+      throw ConnectError.from(error, Code.Internal);
+    }
+    if (Object.isFrozen(message)) encodedJson.set(message, text);
+  }
+  const size = Buffer.byteLength(text);
+  if (size > writeMaxBytes) {
+    throw new ConnectError(`message size ${size} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  }
+  return text;
 }
 
 /** Writes a Connect error: its HTTP status, its metadata as headers and the JSON error body. */

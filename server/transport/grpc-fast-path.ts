@@ -209,7 +209,8 @@ async function invoke(
     values: options.contextValues(stream, headers),
     deadlineAt,
     protocolName: "grpc",
-    urlOf: () => `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
+    authority: headers[":authority"] ?? "localhost",
+    path: headers[":path"] ?? "",
     message,
   });
   if (route.kind === "server_streaming") {

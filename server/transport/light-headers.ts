@@ -6,34 +6,44 @@
  * helpers use.
  */
 export class LightHeaders {
-  private built: Map<string, string> | undefined;
+  /** Names (lower case) and values side by side: a call has a handful, and a Map cost more to make than they ever take to scan. */
+  private names: string[] | undefined;
+  private values_: string[] | undefined;
 
   /** Request headers are read far more than written, so they are only copied on the first write or iteration. */
   constructor(private readonly raw?: Record<string, string | string[] | undefined>) {}
 
-  private get map(): Map<string, string> {
-    if (this.built === undefined) {
-      this.built = new Map();
-      const raw = this.raw;
-      if (raw !== undefined) {
-        for (const key in raw) {
-          const value = raw[key];
-          if (value === undefined || key.charCodeAt(0) === 58 /* ':' pseudo-header */) continue;
-          this.built.set(key, Array.isArray(value) ? value.join(", ") : value);
-        }
+  /** The copied entries, made on first use. */
+  private build(): void {
+    const names: string[] = [];
+    const values: string[] = [];
+    const raw = this.raw;
+    if (raw !== undefined) {
+      for (const key in raw) {
+        const value = raw[key];
+        if (value === undefined || key.charCodeAt(0) === 58 /* ':' pseudo-header */) continue;
+        names.push(key);
+        values.push(Array.isArray(value) ? value.join(", ") : value);
       }
     }
-    return this.built;
+    this.names = names;
+    this.values_ = values;
+  }
+
+  private indexOf(key: string): number {
+    if (this.names === undefined) this.build();
+    return (this.names as string[]).indexOf(key);
   }
 
   get(name: string): string | null {
-    if (this.built === undefined && this.raw !== undefined) {
-      const key = name.toLowerCase();
+    const key = name.toLowerCase();
+    if (this.names === undefined && this.raw !== undefined) {
       if (key.charCodeAt(0) === 58) return null;
       const value = this.raw[key];
       return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
     }
-    return this.map.get(name.toLowerCase()) ?? null;
+    const i = this.indexOf(key);
+    return i < 0 ? null : (this.values_ as string[])[i] as string;
   }
 
   has(name: string): boolean {
@@ -41,37 +51,54 @@ export class LightHeaders {
   }
 
   set(name: string, value: string): void {
-    this.map.set(name.toLowerCase(), String(value));
+    const key = name.toLowerCase();
+    const i = this.indexOf(key);
+    if (i < 0) {
+      (this.names as string[]).push(key);
+      (this.values_ as string[]).push(String(value));
+    } else {
+      (this.values_ as string[])[i] = String(value);
+    }
   }
 
   append(name: string, value: string): void {
     const key = name.toLowerCase();
-    const old = this.map.get(key);
-    this.map.set(key, old === undefined ? String(value) : `${old}, ${value}`);
+    const i = this.indexOf(key);
+    if (i < 0) this.set(key, value);
+    else (this.values_ as string[])[i] = `${(this.values_ as string[])[i]}, ${value}`;
   }
 
   delete(name: string): void {
-    this.map.delete(name.toLowerCase());
+    const i = this.indexOf(name.toLowerCase());
+    if (i < 0) return;
+    (this.names as string[]).splice(i, 1);
+    (this.values_ as string[]).splice(i, 1);
   }
 
   forEach(callback: (value: string, key: string, parent: LightHeaders) => void): void {
-    for (const [key, value] of this.map) callback(value, key, this);
+    if (this.names === undefined) this.build();
+    const names = this.names as string[];
+    const values = this.values_ as string[];
+    for (let i = 0; i < names.length; i++) callback(values[i] as string, names[i] as string, this);
   }
 
-  entries(): IterableIterator<[string, string]> {
-    return this.map.entries();
+  *entries(): IterableIterator<[string, string]> {
+    if (this.names === undefined) this.build();
+    const names = this.names as string[];
+    const values = this.values_ as string[];
+    for (let i = 0; i < names.length; i++) yield [names[i] as string, values[i] as string];
   }
 
-  keys(): IterableIterator<string> {
-    return this.map.keys();
+  *keys(): IterableIterator<string> {
+    for (const [key] of this.entries()) yield key;
   }
 
-  values(): IterableIterator<string> {
-    return this.map.values();
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.map.entries();
+    return this.entries();
   }
 
   getSetCookie(): string[] {
@@ -80,7 +107,13 @@ export class LightHeaders {
 
   /** Copies into an object for http2's respond() / sendTrailers(). */
   toObject(target: Record<string, string> = {}): Record<string, string> {
-    for (const [key, value] of this.map) target[key] = value;
+    if (this.names === undefined) {
+      if (this.raw === undefined) return target;
+      this.build();
+    }
+    const names = this.names as string[];
+    const values = this.values_ as string[];
+    for (let i = 0; i < names.length; i++) target[names[i] as string] = values[i] as string;
     return target;
   }
 

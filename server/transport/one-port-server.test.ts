@@ -120,6 +120,29 @@ describe("one-port server, cleartext", () => {
     expect(server.connectionCount().http2).toBe(0);
   });
 
+  it("measures the idle spell from the last stream, so a session used now and then stays open", async () => {
+    const { port } = await start({ idleSessionTimeoutMs: 400 });
+    const { session } = await h2Get(port);
+    let goawayAt: number | undefined;
+    session.once("goaway", () => (goawayAt = Date.now()));
+    // A stream every 250 ms: never 400 ms without one, although the session is older than that.
+    let lastStreamAt = Date.now();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise<void>((resolve, reject) => {
+        const stream = session.request({ ":path": "/" });
+        stream.resume();
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      lastStreamAt = Date.now();
+    }
+    expect(goawayAt).toBeUndefined();
+    await new Promise((resolve) => session.once("close", resolve));
+    // Then it goes idle for good and is closed about one timeout after its last stream.
+    expect(goawayAt! - lastStreamAt).toBeGreaterThanOrEqual(350);
+  });
+
   it("drain() closes idle keep-alive HTTP/1.1 connections and sends GOAWAY to HTTP/2 sessions", async () => {
     const { server, port } = await start({ keepAliveTimeoutMs: 60_000 });
     const agent = new http.Agent({ keepAlive: true });

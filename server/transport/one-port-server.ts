@@ -298,34 +298,115 @@ function watchStalledWrites(writable: Duplex, limitMs: number, onStall: () => vo
   });
 }
 
-/** Remembers a session for shutdown and closes it after a spell with no open streams, as grpc-go's MaxConnectionIdle does. */
+function ignoreError(): void {}
+
+/** Shared by every stream, so a call costs no closure for it. */
+function resetWhenFinished(this: http2.ServerHttp2Stream): void {
+  resetOnceAnswered(this);
+}
+
+/**
+ * Remembers a session for shutdown, closes it after a spell with no open
+ * streams (as grpc-go's MaxConnectionIdle does), and resets its streams
+ * whose client stopped reading. Per stream it adds only shared listeners:
+ * one sweep per session looks for stalled writes, instead of a timer per call.
+ */
 function trackSession(session: http2.ServerHttp2Session, sessions: Set<http2.ServerHttp2Session>, idleMs: number, stalledMs: number): void {
   sessions.add(session);
   let open = 0;
+  /** When the last stream closed; the idle timer is armed once per idle spell, not re-armed per call. */
+  let idleSince = Date.now();
   let idleTimer: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    if (idleMs <= 0) return;
-    idleTimer = setTimeout(() => {
-      if (open === 0 && !session.closed) session.close();
-    }, idleMs);
+  const checkIdle = () => {
+    idleTimer = undefined;
+    if (open > 0 || session.closed) return;
+    const left = idleSince + idleMs - Date.now();
+    if (left <= 0) session.close();
+    else armIdle(left);
+  };
+  const armIdle = (delayMs: number) => {
+    if (idleMs <= 0 || idleTimer !== undefined) return;
+    idleTimer = setTimeout(checkIdle, delayMs);
     idleTimer.unref();
   };
-  armIdle();
+  armIdle(idleMs);
+  const stalls = stalledMs > 0 ? new StallWatch(stalledMs) : undefined;
+  function onStreamClose(this: http2.ServerHttp2Stream): void {
+    open--;
+    stalls?.forget(this);
+    if (open === 0 && !session.closed) {
+      idleSince = Date.now();
+      armIdle(idleMs);
+    }
+  }
   session.on("stream", (stream) => {
     open++;
-    if (idleTimer !== undefined) clearTimeout(idleTimer);
     // A stream reset by its client must never become an uncaught exception, whichever path serves it.
-    stream.on("error", () => {});
-    stream.once("finish", () => resetOnceAnswered(stream));
-    watchStalledWrites(stream, stalledMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    stream.once("close", () => {
-      open--;
-      if (open === 0 && !session.closed) armIdle();
-    });
+    stream.on("error", ignoreError);
+    stream.on("finish", resetWhenFinished);
+    stream.on("close", onStreamClose);
+    stalls?.watch(stream);
   });
-  session.on("error", () => {});
+  session.on("error", ignoreError);
   session.once("close", () => {
     if (idleTimer !== undefined) clearTimeout(idleTimer);
+    stalls?.stop();
     sessions.delete(session);
   });
+}
+
+/**
+ * Resets the streams of one session that have had data waiting (above their
+ * high-water mark) for limitMs without draining; a stream is only given a
+ * 'drain' listener once it is first seen waiting.
+ */
+class StallWatch {
+  /** Open streams, with the time each was first seen waiting (undefined while it is not). */
+  private readonly streams = new Map<http2.ServerHttp2Stream, number | undefined>();
+  /** Streams that already have their 'drain' listener. */
+  private readonly listening = new WeakSet<http2.ServerHttp2Stream>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly limitMs: number) {}
+
+  watch(stream: http2.ServerHttp2Stream): void {
+    this.streams.set(stream, undefined);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.sweep(), Math.max(50, Math.floor(this.limitMs / 4)));
+      this.timer.unref();
+    }
+  }
+
+  forget(stream: http2.ServerHttp2Stream): void {
+    this.streams.delete(stream);
+    if (this.streams.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [stream, since] of this.streams) {
+      if (!stream.writableNeedDrain) {
+        if (since !== undefined) this.streams.set(stream, undefined);
+        continue;
+      }
+      if (since === undefined) {
+        this.streams.set(stream, now);
+        if (!this.listening.has(stream)) {
+          this.listening.add(stream);
+          // Any progress restarts the clock, also progress between two looks.
+          stream.on("drain", () => {
+            if (this.streams.has(stream)) this.streams.set(stream, undefined);
+          });
+        }
+      } else if (now - since >= this.limitMs) {
+        this.streams.delete(stream);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
+    }
+  }
 }
