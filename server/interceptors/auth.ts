@@ -1,6 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { unauthenticated } from "../domain/errors.js";
 import type { Authenticator } from "../domain/authenticator.js";
+import { callNext } from "./call-next.js";
 import { principalKey } from "./context-keys.js";
 
 export interface AuthInterceptorOptions {
@@ -17,17 +18,19 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]+=*)$/i;
  * always checked, even on public procedures, so a bad token never passes silently.
  */
 export function createAuthInterceptor(options: AuthInterceptorOptions): Interceptor {
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const header = req.header.get("authorization");
     if (header === null || header === "") {
       if (!options.isPublic(`${req.service.typeName}/${req.method.name}`)) {
-        throw unauthenticated("missing bearer token");
+        return Promise.reject(unauthenticated("missing bearer token"));
       }
-      return next(req);
+      return callNext(next, req);
     }
     const match = BEARER.exec(header.trim());
-    if (match === null || match[1] === undefined) throw unauthenticated("authorization header must be \"Bearer <token>\"");
-    req.contextValues.set(principalKey, await options.authenticator.principalFromToken(match[1]));
-    return next(req);
+    if (match === null || match[1] === undefined) return Promise.reject(unauthenticated("authorization header must be \"Bearer <token>\""));
+    return options.authenticator.principalFromToken(match[1]).then((principal) => {
+      req.contextValues.set(principalKey, principal);
+      return next(req);
+    });
   };
 }

@@ -1,4 +1,5 @@
-import { ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { callNext } from "./call-next.js";
 
 /** Rejects when the signal aborts, with the reason Connect gave it (DEADLINE_EXCEEDED for a passed deadline). */
 function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
@@ -30,10 +31,8 @@ async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
  * signal (storage streams, chat) stop their work.
  */
 export function createDeadlineInterceptor(): Interceptor {
-  return (next) => async (req) => {
-    // A unary call without a deadline has nothing to race: watching its signal would only cost a listener per call.
-    if (!req.stream && req.header.get("grpc-timeout") === null && req.header.get("connect-timeout-ms") === null) return next(req);
-    const res: UnaryResponse | StreamResponse = await raceSignal(next(req), req.signal);
+  const withDeadline = async (next: (req: never) => Promise<UnaryResponse | StreamResponse>, req: UnaryRequest | StreamRequest) => {
+    const res: UnaryResponse | StreamResponse = await raceSignal(callNext(next, req), req.signal);
     if (!res.stream) return res;
     const signal = req.signal;
     const messages = res.message;
@@ -60,5 +59,10 @@ export function createDeadlineInterceptor(): Interceptor {
         }
       })(),
     } as typeof res;
+  };
+  return (next) => (req) => {
+    // A unary call without a deadline has nothing to race: watching its signal would only cost a listener per call.
+    if (!req.stream && req.header.get("grpc-timeout") === null && req.header.get("connect-timeout-ms") === null) return callNext(next, req);
+    return withDeadline(next, req) as ReturnType<typeof next>;
   };
 }

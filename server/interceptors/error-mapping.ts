@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
+import type { ConnectError, Interceptor, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import { callNext } from "./call-next.js";
 import { isUnexpected, toConnectError } from "../errors.js";
 import { requestIdKey } from "./context-keys.js";
 
@@ -17,36 +18,39 @@ export function requestIdFrom(header: string | null): string {
  * unexpected ones (with stack) through onUnexpected.
  */
 export function createErrorMappingInterceptor(onUnexpected: (error: unknown, requestId: string, procedure: string) => void): Interceptor {
-  return (next) => async (req) => {
+  /** The ConnectError the caller sees for a failure, with the request id; unexpected ones are reported first. */
+  const mapped = (error: unknown, requestId: string, req: UnaryRequest | StreamRequest): ConnectError => {
+    if (isUnexpected(error)) onUnexpected(error, requestId, req.url);
+    const result = toConnectError(error, requestId);
+    result.metadata.set(REQUEST_ID, requestId);
+    return result;
+  };
+  return (next) => (req) => {
     let requestId = req.contextValues.get(requestIdKey);
     if (requestId === "") {
       requestId = requestIdFrom(req.header.get(REQUEST_ID));
       req.contextValues.set(requestIdKey, requestId);
     }
-    const fail = (error: unknown): never => {
-      if (isUnexpected(error)) onUnexpected(error, requestId, req.url);
-      const mapped = toConnectError(error, requestId);
-      mapped.metadata.set(REQUEST_ID, requestId);
-      throw mapped;
-    };
-    let res: UnaryResponse | StreamResponse;
-    try {
-      res = await next(req);
-    } catch (error) {
-      return fail(error);
-    }
-    res.header.set(REQUEST_ID, requestId);
-    if (!res.stream) return res;
-    const messages = res.message;
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* messages;
-        } catch (error) {
-          fail(error);
-        }
-      })(),
-    } as typeof res;
+    const id = requestId;
+    return callNext(next, req).then(
+      (res: UnaryResponse | StreamResponse) => {
+        res.header.set(REQUEST_ID, id);
+        if (!res.stream) return res;
+        const messages = res.message;
+        return {
+          ...res,
+          message: (async function* () {
+            try {
+              yield* messages;
+            } catch (error) {
+              throw mapped(error, id, req);
+            }
+          })(),
+        } as typeof res;
+      },
+      (error: unknown) => {
+        throw mapped(error, id, req);
+      },
+    ) as ReturnType<typeof next>;
   };
 }

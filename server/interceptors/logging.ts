@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { codeName, codeOf, grpcTypeOf, procedureOf, protocolOf, type RpcRequest } from "../observability/rpc-call.js";
 import { redactHeaders, redactJson } from "../observability/redact.js";
 import { tapStream, type StreamEnd } from "../observability/tap-stream.js";
+import { callNext } from "./call-next.js";
 import { clientAddressKey, requestIdKey } from "./context-keys.js";
 import { requestIdFrom } from "./error-mapping.js";
 import { traceIdKey } from "./tracing.js";
@@ -49,7 +50,7 @@ export function createLoggingInterceptor(appLogger: Logger): Interceptor {
   // redacted (at any depth, more thoroughly than path patterns can), so the
   // app logger's path-based redaction, which costs ~25 µs a line, is skipped.
   const logger = appLogger.child({}, { redact: { paths: [] } });
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const startedAt = performance.now();
     let requestId = req.contextValues.get(requestIdKey);
     if (requestId === "") {
@@ -82,48 +83,52 @@ export function createLoggingInterceptor(appLogger: Logger): Interceptor {
       if (debug) line["requestHeaders"] = redactHeaders(req.header);
       logger[level](extra === undefined ? line : Object.assign(line, extra), "rpc");
     };
-    const debugMessage = (direction: "in" | "out", body: unknown) =>
-      logger.debug({ requestId, procedure, direction, body }, "rpc message");
-
     if (!req.stream) {
       messagesIn = 1;
+      return callNext(next, req).then(
+        (res) => {
+          messagesOut = 1;
+          write(undefined, debug ? { request: bodyOf(req.method.input, req.message), response: bodyOf(req.method.output, res.message as never) } : undefined);
+          return res;
+        },
+        (error: unknown) => {
+          write(error, debug ? { request: bodyOf(req.method.input, req.message) } : undefined);
+          throw error;
+        },
+      );
+    }
+    return streamed();
+
+    async function streamed(): Promise<StreamResponse> {
+      const debugMessage = (direction: "in" | "out", body: unknown) =>
+        logger.debug({ requestId, procedure, direction, body }, "rpc message");
+      const streamReq = req as StreamRequest & RpcRequest;
+      const counted: StreamRequest = {
+        ...streamReq,
+        message: tapStream(streamReq.message, (message) => {
+          messagesIn++;
+          if (debug) debugMessage("in", bodyOf(req.method.input, message));
+        }),
+      };
+      let res: StreamResponse;
       try {
-        const res = await next(req);
-        messagesOut = 1;
-        write(undefined, debug ? { request: bodyOf(req.method.input, req.message), response: bodyOf(req.method.output, res.message as never) } : undefined);
-        return res;
+        res = (await next(counted)) as StreamResponse;
       } catch (error) {
-        write(error, debug ? { request: bodyOf(req.method.input, req.message) } : undefined);
+        write(error);
         throw error;
       }
+      return {
+        ...res,
+        message: tapStream(
+          res.message,
+          (message) => {
+            messagesOut++;
+            if (debug) debugMessage("out", bodyOf(req.method.output, message));
+          },
+          (end: StreamEnd) =>
+            write(end.kind === "completed" ? undefined : end.kind === "failed" ? end.error : new ConnectError("stream abandoned by the client", Code.Canceled)),
+        ),
+      };
     }
-
-    const streamReq = req as StreamRequest & RpcRequest;
-    const counted: StreamRequest = {
-      ...streamReq,
-      message: tapStream(streamReq.message, (message) => {
-        messagesIn++;
-        if (debug) debugMessage("in", bodyOf(req.method.input, message));
-      }),
-    };
-    let res: StreamResponse;
-    try {
-      res = (await next(counted)) as StreamResponse;
-    } catch (error) {
-      write(error);
-      throw error;
-    }
-    return {
-      ...res,
-      message: tapStream(
-        res.message,
-        (message) => {
-          messagesOut++;
-          if (debug) debugMessage("out", bodyOf(req.method.output, message));
-        },
-        (end: StreamEnd) =>
-          write(end.kind === "completed" ? undefined : end.kind === "failed" ? end.error : new ConnectError("stream abandoned by the client", Code.Canceled)),
-      ),
-    };
   };
 }

@@ -3,6 +3,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { codeName, codeOf, grpcTypeOf, type RpcRequest } from "../observability/rpc-call.js";
 import { observeSeconds, type MethodRecord, type ServerMetrics } from "../observability/server-metrics.js";
 import { tapStream, type StreamEnd } from "../observability/tap-stream.js";
+import { callNext } from "./call-next.js";
 
 /**
  * Counts every RPC the way go-grpc-prometheus does: started, handled by code,
@@ -20,7 +21,7 @@ export function createMetricsInterceptor(metrics: ServerMetrics): Interceptor {
     return m;
   };
 
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const m = forMethod(req);
     const startedAt = performance.now();
     m.started++;
@@ -32,43 +33,54 @@ export function createMetricsInterceptor(metrics: ServerMetrics): Interceptor {
 
     if (!req.stream) {
       m.received++;
-      try {
-        const res = await next(req);
-        m.sent++;
-        finish(0);
-        return res;
-      } catch (error) {
-        finish(codeOf(error));
-        throw error;
-      }
+      return callNext(next, req).then(
+        (res) => {
+          m.sent++;
+          finish(0);
+          return res;
+        },
+        (error: unknown) => {
+          finish(codeOf(error));
+          throw error;
+        },
+      );
     }
+    return measureStream(next as (req: StreamRequest) => Promise<StreamResponse>, req, m, finish) as ReturnType<typeof next>;
+  };
+}
 
-    m.openStreams++;
-    let closed = false;
-    const close = (code: Code | 0) => {
-      if (closed) return;
-      closed = true;
-      m.openStreams--;
-      finish(code);
-    };
-    const counted: StreamRequest = {
-      ...req,
-      message: tapStream(req.message, () => void m.received++),
-    };
-    let res: StreamResponse;
-    try {
-      res = (await next(counted)) as StreamResponse;
-    } catch (error) {
-      close(codeOf(error));
-      throw error;
-    }
-    return {
-      ...res,
-      message: tapStream(
-        res.message,
-        () => void m.sent++,
-        (end: StreamEnd) => close(end.kind === "completed" ? 0 : end.kind === "failed" ? codeOf(end.error) : Code.Canceled),
-      ),
-    };
+/** A stream is open until its last message; one the client abandons counts as Canceled. */
+async function measureStream(
+  next: (req: StreamRequest) => Promise<StreamResponse>,
+  req: StreamRequest,
+  m: MethodRecord,
+  finish: (code: Code | 0) => void,
+): Promise<StreamResponse> {
+  m.openStreams++;
+  let closed = false;
+  const close = (code: Code | 0) => {
+    if (closed) return;
+    closed = true;
+    m.openStreams--;
+    finish(code);
+  };
+  const counted: StreamRequest = {
+    ...req,
+    message: tapStream(req.message, () => void m.received++),
+  };
+  let res: StreamResponse;
+  try {
+    res = await next(counted);
+  } catch (error) {
+    close(codeOf(error));
+    throw error;
+  }
+  return {
+    ...res,
+    message: tapStream(
+      res.message,
+      () => void m.sent++,
+      (end: StreamEnd) => close(end.kind === "completed" ? 0 : end.kind === "failed" ? codeOf(end.error) : Code.Canceled),
+    ),
   };
 }
