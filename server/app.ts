@@ -43,6 +43,7 @@ import { CallValues } from "./transport/context-values.js";
 import { createConnectFastPath, type ConnectFastPath } from "./transport/connect-fast-path.js";
 import { CallTracker, createFastRoutes } from "./transport/fast-routes.js";
 import { createGrpcFastPath, type GrpcFastPath } from "./transport/grpc-fast-path.js";
+import { useNodeTextEncoding } from "./transport/text-encoding.js";
 import { createOnePortServer, type OnePortServer } from "./transport/one-port-server.js";
 
 /** The adapters a server runs on; tests pass other ones. */
@@ -100,6 +101,7 @@ export function defaultWebRoot(): string {
 
 /** Composes adapters, domain, handlers and the Fastify host; `listen` is left to the caller. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  useNodeTextEncoding();
   const { logger, bus } = deps;
   const ownTracing =
     deps.tracing === undefined && config.otelExporterOtlpEndpoint !== undefined
