@@ -62,6 +62,7 @@ const schema = z.object({
   ALLOW_SIGNUP: bool(true),
   BCRYPT_COST: int(10, 4, 15),
   BCRYPT_THREADS: int(0, 0, 64),
+  BCRYPT_NICE: int(10, 0, 19),
   RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
   RATE_LIMIT_BURST: int(0, 0, 1_000_000),
   LOGIN_MAX_FAILURES: int(5, 1, 1000),
@@ -110,6 +111,8 @@ export interface Config {
   allowSignup: boolean;
   bcryptCost: number;
   bcryptThreads: number;
+  /** Scheduling niceness of the hashing threads, so the event loop wins the CPU when both want it. */
+  bcryptNice: number;
   rateLimitPerMinute: number;
   rateLimitBurst: number;
   loginMaxFailures: number;
@@ -151,6 +154,7 @@ export const settingDocs: SettingDoc[] = [
   { name: "ALLOW_SIGNUP", meaning: "anonymous CreateUser as sign-up", fallback: "true" },
   { name: "BCRYPT_COST", meaning: "bcrypt work factor", fallback: "10" },
   { name: "BCRYPT_THREADS", meaning: "password hashing worker threads; 0 means one per core", fallback: "0" },
+  { name: "BCRYPT_NICE", meaning: "nice value (0-19) of the hashing threads, so calls are not queued behind hashing for CPU", fallback: "10" },
   { name: "RATE_LIMIT_PER_MINUTE", meaning: "calls per principal (or client address) per minute; 0 turns the limiter off", fallback: "600" },
   { name: "RATE_LIMIT_BURST", meaning: "extra calls allowed in a burst above the per-minute rate; 0 means a tenth of the rate", fallback: "0" },
   { name: "LOGIN_MAX_FAILURES", meaning: "failed logins allowed per account and per address in the window", fallback: "5" },
@@ -221,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowSignup: e.ALLOW_SIGNUP,
     bcryptCost: e.BCRYPT_COST,
     bcryptThreads: e.BCRYPT_THREADS,
+    bcryptNice: e.BCRYPT_NICE,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     rateLimitBurst: e.RATE_LIMIT_BURST,
     loginMaxFailures: e.LOGIN_MAX_FAILURES,

@@ -29,7 +29,7 @@ export interface Runtime {
  */
 export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const storage = await openStorage(config);
-  const hasher = await createPasswordHasher({ cost: config.bcryptCost, threads: config.bcryptThreads });
+  const hasher = await createPasswordHasher({ cost: config.bcryptCost, threads: config.bcryptThreads, nice: config.bcryptNice });
   // With REDIS_URL, chat signals, login throttling and call rate limits are shared by every replica.
   const redis =
     config.redisUrl === undefined ? undefined : await connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });

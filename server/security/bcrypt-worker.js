@@ -1,6 +1,14 @@
 // Runs bcryptjs in a worker thread so hashing never blocks the event loop.
 // Plain JavaScript on purpose: worker threads load it without a TypeScript loader.
+import { setPriority } from "node:os";
 import bcrypt from "bcryptjs";
+import { workerData } from "piscina";
+
+// On Linux a thread's niceness is its own, so lowering it here leaves the event
+// loop ahead of hashing whenever both want a core; elsewhere it would apply to the
+// whole process, so it is left alone.
+const nice = Number(workerData?.nice ?? 0);
+if (process.platform === "linux" && nice > 0) setPriority(nice);
 
 /** Hashes or verifies one password; the task shape is { op, password, cost } or { op, password, hash }. */
 export default function run(task) {

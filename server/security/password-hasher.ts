@@ -18,6 +18,8 @@ export interface PasswordHasherOptions {
   cost: number;
   /** Worker threads; 0 means one per core. */
   threads: number;
+  /** Niceness of the worker threads (Linux only, where it is per thread); 0 leaves them at the event loop's priority. */
+  nice?: number;
 }
 
 /** A bcryptjs hasher running in a piscina worker pool, off the event loop. */
@@ -28,6 +30,7 @@ export async function createPasswordHasher(options: PasswordHasherOptions): Prom
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,
+    workerData: { nice: options.nice ?? 0 },
   });
   const run = (task: unknown) => pool.run(task) as Promise<unknown>;
   const dummyHash = (await run({ op: "hash", password: randomBytes(18).toString("base64"), cost: options.cost })) as string;

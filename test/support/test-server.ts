@@ -66,7 +66,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   const logger = options.deps?.logger ?? createLogger(config.logLevel, sink);
   const storage = options.deps?.storage ?? (await openSqliteStorage({ file: sqliteFileIn(dataDir) }));
-  const hasher = options.deps?.hasher ?? (await createPasswordHasher({ cost: config.bcryptCost, threads: config.bcryptThreads }));
+  const hasher = options.deps?.hasher ?? (await createPasswordHasher({ cost: config.bcryptCost, threads: config.bcryptThreads, nice: config.bcryptNice }));
   const bus = options.deps?.bus ?? createInProcessBus();
   const app = await buildApp(config, { clock: systemClock, ...options.deps, storage, hasher, bus, logger });
   await app.fastify.listen({ port: config.port, host: config.host });
