@@ -49,9 +49,13 @@ export interface EngineQuirks {
   uniqueViolation(error: unknown): string | undefined;
   /** Runs the insert of a chat message so that ids become visible in increasing order. */
   inAppendOrder<T>(db: Kysely<Database>, insert: (db: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** Streams a select; engines differ in how they keep a cursor open without holding up other queries. */
+  /**
+   * Streams a select; engines differ in how they keep a cursor open without
+   * holding up other queries. `build(after)` continues the listing's order
+   * just past the row `after`, so a later chunk need not skip rows again.
+   */
   streamUsers(
-    build: () => SelectQueryBuilder<Database, "users", UserRow>,
+    build: (after?: UserRow) => SelectQueryBuilder<Database, "users", UserRow>,
     query: UserQuery,
     signal: AbortSignal | undefined,
   ): AsyncIterable<UserRow>;
@@ -188,8 +192,16 @@ export function createKyselyUserStore(db: Kysely<Database>, quirks: EngineQuirks
     },
 
     list(query: UserQuery, signal?: AbortSignal): AsyncIterable<StoredUser> {
-      const build = () => {
+      const column = sortColumns[query.sortBy];
+      const past = query.sortOrder === "asc" ? ">" : "<";
+      const build = (after?: UserRow) => {
         let q = selectUsers();
+        // Every sort column is NOT NULL and id breaks ties, so (column, id) orders the listing totally.
+        if (after !== undefined) {
+          q = column === "id"
+            ? q.where("id", past, after.id)
+            : q.where((eb) => eb(eb.refTuple(column, "id"), past, eb.tuple(after[column], after.id)));
+        }
         if (query.status === undefined) q = q.where("status", "!=", "deleted");
         else q = q.where("status", "=", query.status);
         if (query.search !== "") {
@@ -204,7 +216,7 @@ export function createKyselyUserStore(db: Kysely<Database>, quirks: EngineQuirks
           );
         }
         if (query.roles.length > 0) q = q.where(quirks.rolesOverlap(query.roles));
-        q = q.orderBy(sortColumns[query.sortBy], query.sortOrder);
+        q = q.orderBy(column, query.sortOrder);
         if (query.sortBy !== "id") q = q.orderBy("id", query.sortOrder);
         return q;
       };

@@ -283,6 +283,48 @@ export function describeStorageContract(engine: Storage["engine"], open: () => P
         expect(await storage.users.count()).toBe(48);
       });
 
+      describe("past the engine's read chunk (600 more users, with ties)", () => {
+        beforeEach(async () => {
+          for (let i = 0; i < 600; i++) {
+            // created_at repeats every 7 users and full_name every 3, so most sort keys tie.
+            await storage.users.create(row(`bulk${String(i).padStart(3, "0")}`, { createdAt: T0 + 100 + (i % 7), fullName: `Bulk ${i % 3}` }));
+          }
+        });
+
+        it("keeps the exact order of every sort, both ways, through offset and limit", async () => {
+          const everyone = await collect(storage.users.list(query({ limit: 1000 })));
+          expect(everyone).toHaveLength(607);
+          const keyOf = { id: (u: StoredUser) => u.id, username: (u: StoredUser) => u.username, created_at: (u: StoredUser) => u.createdAt, full_name: (u: StoredUser) => u.fullName } as const;
+          for (const sortBy of ["id", "username", "created_at", "full_name"] as const) {
+            for (const sortOrder of ["asc", "desc"] as const) {
+              const sign = sortOrder === "asc" ? 1 : -1;
+              const key = keyOf[sortBy];
+              const expected = [...everyone]
+                .sort((a, b) => sign * (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id - b.id))
+                .map((u) => u.username);
+              expect(await names(storage, { sortBy, sortOrder, limit: 1000 }), `${sortBy} ${sortOrder}`).toEqual(expected);
+              expect(await names(storage, { sortBy, sortOrder, offset: 123, limit: 400 }), `${sortBy} ${sortOrder} page`).toEqual(expected.slice(123, 523));
+            }
+          }
+        });
+
+        it("neither skips nor repeats a row when rows already sent are deleted mid-stream", async () => {
+          const before = await names(storage, { sortBy: "username", limit: 1000 });
+          const seen: string[] = [];
+          for await (const user of storage.users.list(query({ sortBy: "username", limit: 1000 }))) {
+            seen.push(user.username);
+            if (seen.length === 300) {
+              for (const gone of seen.slice(0, 5)) {
+                const found = await storage.users.findByLogin(gone);
+                expect(await storage.users.remove(found!.id)).toBe(true);
+              }
+            }
+          }
+          expect(seen).toEqual(before);
+          expect(await storage.users.count()).toBe(603);
+        });
+      });
+
       it("lets a consumer stop early without holding the store", async () => {
         for await (const user of storage.users.list(query({ limit: 1000 }))) {
           expect(user.username).toBe("carl");

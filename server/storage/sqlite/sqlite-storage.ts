@@ -26,19 +26,24 @@ const quirks: EngineQuirks = {
   },
   // SQLite has one writer, so ids are always committed in order.
   inAppendOrder: (db, insert) => insert(db),
-  streamUsers(build: () => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {
+  streamUsers(build: (after?: UserRow) => SelectQueryBuilder<Database, "users", UserRow>, query: UserQuery, signal?: AbortSignal) {
     return (async function* () {
       let sent = 0;
+      let last: UserRow | undefined;
       while (sent < query.limit) {
         if (signal?.aborted) return;
         const take = Math.min(STREAM_CHUNK, query.limit - sent);
-        const rows = await build().limit(take).offset(query.offset + sent).execute();
+        // Only the first chunk skips to the page; the next ones continue after the last row sent, which
+        // costs no rescan and neither repeats nor skips a row when others are added or deleted meanwhile.
+        const chunk = last === undefined ? build().limit(take).offset(query.offset) : build(last).limit(take);
+        const rows = await chunk.execute();
         for (const row of rows) {
           if (signal?.aborted) return;
           yield row;
         }
         sent += rows.length;
         if (rows.length < take) return;
+        last = rows[rows.length - 1];
       }
     })();
   },
