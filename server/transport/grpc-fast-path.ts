@@ -4,6 +4,7 @@ import { Code, ConnectError, type ContextValues, type StreamRequest, type Stream
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { copyInto, LazySignal, startCall, asConnectError, type CallTracker, type Route } from "./fast-routes.js";
 import { LightHeaders } from "./light-headers.js";
+import { compileEncoder, type CompiledEncoder } from "./compiled-encoder.js";
 
 /**
  * A direct gRPC path for unary and server-streaming calls: the same service
@@ -259,16 +260,32 @@ const frameCache = new WeakMap<object, Buffer>();
 function encodeFrame(desc: DescMessage, message: Message, writeMaxBytes: number): Buffer | ConnectError {
   const cached = frameCache.get(message);
   if (cached !== undefined) return cached;
-  const bytes = toBinary(desc, message);
-  if (bytes.length > writeMaxBytes) {
-    return new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  let frame = encoderFor(desc)?.(message, 5);
+  if (frame === undefined) {
+    const bytes = toBinary(desc, message);
+    frame = Buffer.allocUnsafe(5 + bytes.length);
+    frame.set(bytes, 5);
   }
-  const frame = Buffer.allocUnsafe(5 + bytes.length);
+  const length = frame.length - 5;
+  if (length > writeMaxBytes) {
+    return new ConnectError(`message size ${length} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
+  }
   frame[0] = 0;
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, 5);
+  frame.writeUInt32BE(length, 1);
   if (Object.isFrozen(message)) frameCache.set(message, frame);
   return frame;
+}
+
+/** Compiled encoders of the output messages met so far; null where a message needs toBinary. */
+const encoders = new Map<DescMessage, CompiledEncoder | null>();
+
+function encoderFor(desc: DescMessage): CompiledEncoder | undefined {
+  let encoder = encoders.get(desc);
+  if (encoder === undefined) {
+    encoder = compileEncoder(desc) ?? null;
+    encoders.set(desc, encoder);
+  }
+  return encoder ?? undefined;
 }
 
 /** Resolves when the stream can take more data, or false when it closed first. */
