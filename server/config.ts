@@ -111,7 +111,7 @@ export interface Config {
   allowSignup: boolean;
   bcryptCost: number;
   bcryptThreads: number;
-  /** Scheduling niceness of the hashing threads, so the event loop wins the CPU when both want it. */
+  /** How much nicer the hashing threads run than the event loop, so the event loop wins the CPU when both want it. */
   bcryptNice: number;
   rateLimitPerMinute: number;
   rateLimitBurst: number;
@@ -154,7 +154,7 @@ export const settingDocs: SettingDoc[] = [
   { name: "ALLOW_SIGNUP", meaning: "anonymous CreateUser as sign-up", fallback: "true" },
   { name: "BCRYPT_COST", meaning: "bcrypt work factor", fallback: "10" },
   { name: "BCRYPT_THREADS", meaning: "password hashing worker threads; 0 means one per core", fallback: "0" },
-  { name: "BCRYPT_NICE", meaning: "nice value (0-19) of the hashing threads, so calls are not queued behind hashing for CPU", fallback: "10" },
+  { name: "BCRYPT_NICE", meaning: "how much nicer (0-19) the hashing threads run than the event loop, so calls are not queued behind hashing for CPU", fallback: "10" },
   { name: "RATE_LIMIT_PER_MINUTE", meaning: "calls per principal (or client address) per minute; 0 turns the limiter off", fallback: "600" },
   { name: "RATE_LIMIT_BURST", meaning: "extra calls allowed in a burst above the per-minute rate; 0 means a tenth of the rate", fallback: "0" },
   { name: "LOGIN_MAX_FAILURES", meaning: "failed logins allowed per account and per address in the window", fallback: "5" },

@@ -18,7 +18,7 @@ export interface PasswordHasherOptions {
   cost: number;
   /** Worker threads; 0 means one per core. */
   threads: number;
-  /** Niceness of the worker threads (Linux only, where it is per thread); 0 leaves them at the event loop's priority. */
+  /** How much nicer the worker threads run than the event loop (Linux only, where it is per thread); 0 leaves them equal. */
   nice?: number;
 }
 
